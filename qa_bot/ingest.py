@@ -1,0 +1,349 @@
+"""Articles from files: .txt/.md/.html/.htm pages and .json/.jsonl records.
+
+``Article.text`` is chosen once per article here and never altered afterwards: every
+character offset downstream (sentences, passages, citations) points into it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+import charset_normalizer
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from qa_bot.errors import QABotError
+from qa_bot.types import Article
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl", ".json")
+UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
+
+# Control characters that never occur in text (tab, newlines and form feed excluded) plus
+# U+FFFD, which a lossy decode leaves behind: their share tells binary from text.
+_NON_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
+_MAX_NON_TEXT_SHARE = 0.05
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_MAX_NAME_BYTES = 255  # longest file name common file systems accept
+
+_DROPPED_HTML_TAGS = ["head", "script", "style", "noscript", "template", "svg"]
+# Elements that start a new paragraph; everything else (b, a, span, ...) flows inline.
+_HTML_BLOCKS = frozenset(
+    "address article aside blockquote body caption dd details dialog div dl dt fieldset figcaption figure footer "
+    "form h1 h2 h3 h4 h5 h6 header hgroup hr html li main nav ol p pre section summary table tbody td tfoot th "
+    "thead tr ul".split()
+)
+
+
+class IngestError(QABotError):
+    """A file (or the whole of it) cannot become an article; ``reason`` says why in a few words."""
+
+    def __init__(self, relative: str, reason: str) -> None:
+        super().__init__(f"{relative}: {reason}")
+        self.relative = relative
+        self.reason = reason
+
+
+@dataclass
+class CorpusScan:
+    articles: list[Article] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one line per skipped file/record or notice
+
+
+def article_id_for(text: str) -> str:
+    """Content hash that ignores whitespace layout, so the same text in two files is one article."""
+    canonical = " ".join(text.split())
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def parse_file(path: Path, relative: str, max_bytes: int, notices: list[str] | None = None) -> list[Article]:
+    """Articles in one file. Raises IngestError when nothing usable is in it.
+
+    Lossy decodes and skipped JSON records are appended to ``notices`` (one line each).
+    """
+    notices = notices if notices is not None else []
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise IngestError(relative, f"unsupported file type '{suffix or path.name}'")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IngestError(
+                relative,
+                f"file is {_megabytes(size)}, over the {_megabytes(max_bytes)} limit "
+                "(raise QA_BOT_MAX_ARTICLE_BYTES to include it)",
+            )
+        data = path.read_bytes()
+    except OSError as error:
+        raise IngestError(relative, f"cannot read the file ({error.strerror or error})") from error
+    text = _decode(data, relative, notices)
+    if not text.strip():
+        raise IngestError(relative, "empty file")
+    if suffix in (".html", ".htm"):
+        return [_html_article(text, relative)]
+    if suffix == ".json":
+        return _json_articles(text, relative, notices)
+    if suffix == ".jsonl":
+        return _jsonl_articles(text, relative, notices)
+    return [_plain_article(text, relative, markdown=suffix == ".md")]
+
+
+def scan_corpus(corpus_dir: Path, max_bytes: int) -> CorpusScan:
+    """Every article under ``corpus_dir``, deduplicated by content, in sorted path order."""
+    if not corpus_dir.is_dir():
+        raise QABotError(f"corpus folder '{corpus_dir}' does not exist; create it or pass the right path")
+    root = corpus_dir.resolve()
+    scan = CorpusScan()
+    first_path_of: dict[str, str] = {}
+    for relative, path in _corpus_files(root, scan.problems):
+        notices: list[str] = []
+        try:
+            articles = parse_file(path, relative, max_bytes, notices)
+        except IngestError as error:
+            articles = []
+            notices.append(f"skipped {error}")
+        scan.problems.extend(notices)
+        for article in articles:
+            if article.article_id in first_path_of:
+                scan.problems.append(f"skipped {article.path}: same text as {first_path_of[article.article_id]}")
+                continue
+            first_path_of[article.article_id] = article.path
+            scan.articles.append(article)
+    return scan
+
+
+def validate_upload_name(filename: str) -> str:
+    """The uploaded file's name if it is a plain, visible name with an allowed extension."""
+    name = filename.strip()
+    if not name:
+        raise QABotError("the uploaded file has no name; rename it and upload again")
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or PureWindowsPath(name).drive:
+        raise QABotError(f"upload name '{name}' is an absolute path; upload the file under its plain name")
+    if "/" in name or "\\" in name or name in (".", ".."):
+        raise QABotError(f"upload name '{name}' contains a folder path; upload the file under its plain name")
+    if name.startswith("."):
+        raise QABotError(f"upload name '{name}' is a hidden file name; rename it without the leading dot")
+    if _NON_TEXT.search(name) or len(name.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES:
+        raise QABotError(f"upload name {name!r} has control characters or is too long; rename the file")
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise QABotError(f"cannot upload '{name}': only {', '.join(UPLOAD_SUFFIXES)} files are accepted")
+    return name
+
+
+def _corpus_files(root: Path, problems: list[str]) -> list[tuple[str, Path]]:
+    """(relative posix path, path) of supported files, sorted; reports what it leaves out."""
+    found: list[tuple[str, Path]] = []
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            with os.scandir(folder) as listing:  # closes the directory handle
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            problems.append(f"skipped folder {folder.relative_to(root).as_posix()}: cannot read it ({error.strerror})")
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            relative = path.relative_to(root).as_posix()
+            if entry.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    problems.append(f"skipped {relative}: symlink points outside the corpus folder")
+                    continue
+                if target.is_dir():  # its target is inside the corpus and scanned there
+                    problems.append(f"skipped {relative}: symlink to a folder inside the corpus")
+                    continue
+            if entry.is_dir():
+                pending.append(path)
+            elif path.suffix.lower() in SUPPORTED_SUFFIXES:
+                found.append((relative, path))
+            elif entry.is_file():
+                problems.append(
+                    f"skipped {relative}: unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})"
+                )
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+def _decode(data: bytes, relative: str, notices: list[str]) -> str:
+    """Text of ``data`` with \\n line endings; UTF-8 first, then charset detection."""
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # NULs outside UTF-16 mean binary
+        raise IngestError(relative, "binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        best = charset_normalizer.from_bytes(data).best()
+        if best is not None:
+            text = str(best)
+            notices.append(f"decoded {relative} as {best.encoding}")
+        else:
+            text = data.decode("utf-8", errors="replace")
+            notices.append(f"decoded {relative} as UTF-8 with undecodable bytes replaced by \ufffd")
+    if len(_NON_TEXT.findall(text)) > _MAX_NON_TEXT_SHARE * len(text):
+        raise IngestError(relative, "binary file, not text")
+    return _clean(text)
+
+
+def _clean(text: str) -> str:
+    """Unix line endings, and no lone surrogates (JSON escapes can smuggle them in; UTF-8 cannot hold them)."""
+    return _SURROGATE.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _plain_article(text: str, relative: str, markdown: bool) -> Article:
+    title = _first_line(text)
+    if markdown:
+        title = title.lstrip("#").strip() or title
+    return _article(title, text, relative)
+
+
+def _article(
+    title: str,
+    text: str,
+    path: str,
+    source: str | None = None,
+    url: str | None = None,
+    date: str | None = None,
+) -> Article:
+    return Article(
+        article_id=article_id_for(text),
+        title=title,
+        text=text,
+        source=source or PurePosixPath(path.split("#")[0]).name,
+        path=path,
+        url=url,
+        date=date,
+    )
+
+
+def _html_article(html: str, relative: str) -> Article:
+    tree = LexborHTMLParser(html)
+    title_node = tree.css_first("title")
+    title = " ".join(title_node.text().split()) if title_node is not None else ""
+    h1 = tree.css_first("h1")
+    if not title and h1 is not None:
+        title = " ".join(h1.text().split())
+    tree.strip_tags(_DROPPED_HTML_TAGS)
+    text = _html_text(tree.root) if tree.root is not None else ""
+    if not text:
+        raise IngestError(relative, "no text in the HTML page")
+    return _article(title or _first_line(text), text, relative)
+
+
+def _html_text(root: LexborNode) -> str:
+    """Visible text: one paragraph (blank-line separated) per block element, <br> as a line break."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    current_block_id: int | None = None
+
+    def flush() -> None:
+        lines = (" ".join(line.split()) for line in "".join(current).split("\n"))
+        paragraph = "\n".join(line for line in lines if line)
+        if paragraph:
+            paragraphs.append(paragraph)
+        current.clear()
+
+    for node in root.traverse(include_text=True):
+        if node.tag == "br":
+            current.append("\n")
+            continue
+        if node.tag != "-text":
+            continue
+        block_id = _block_id_of(node)
+        if block_id != current_block_id:
+            flush()
+            current_block_id = block_id
+        current.append(node.text_content or "")
+    flush()
+    return "\n\n".join(paragraphs)
+
+
+def _block_id_of(node: LexborNode) -> int | None:
+    """Identity of the nearest enclosing block element (node objects are recreated on access)."""
+    parent = node.parent
+    while parent is not None and parent.tag not in _HTML_BLOCKS:
+        parent = parent.parent
+    return parent.mem_id if parent is not None else None
+
+
+def _json_articles(text: str, relative: str, notices: list[str]) -> list[Article]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise IngestError(relative, f"invalid JSON at line {error.lineno}: {error.msg}") from error
+    if isinstance(data, dict) and "articles" in data:
+        data = data["articles"]
+    records = data if isinstance(data, list) else [data]
+    articles: list[Article] = []
+    for number, record in enumerate(records, start=1):
+        try:
+            articles.append(_record_article(record, f"{relative}#{number}"))
+        except _BadRecord as bad:
+            notices.append(f"skipped {relative} record {number}: {bad}")
+    if not articles:
+        raise IngestError(relative, "no usable records (each needs a non-empty \"text\")")
+    return articles
+
+
+def _jsonl_articles(text: str, relative: str, notices: list[str]) -> list[Article]:
+    articles: list[Article] = []
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            notices.append(f"skipped {relative} line {line_number}: invalid JSON ({error.msg})")
+            continue
+        try:
+            articles.append(_record_article(record, f"{relative}#{line_number}"))
+        except _BadRecord as bad:
+            notices.append(f"skipped {relative} line {line_number}: {bad}")
+    if not articles:
+        raise IngestError(relative, "no usable records (each line needs a JSON object with a non-empty \"text\")")
+    return articles
+
+
+class _BadRecord(ValueError):
+    pass
+
+
+def _record_article(record: object, path: str) -> Article:
+    """Article from one JSON record; its ``path`` carries the record number as the sync key."""
+    if not isinstance(record, dict):
+        raise _BadRecord("not a JSON object")
+    text = _record_field(record, "text")
+    if text is None or not text.strip():
+        raise _BadRecord('missing "text"')
+    text = text.strip()
+    title = _record_field(record, "title")
+    return _article(
+        title=" ".join(title.split()) if title and title.strip() else _first_line(text),
+        text=text,
+        path=path,
+        source=_record_field(record, "source"),
+        url=_record_field(record, "url"),
+        date=_record_field(record, "date"),
+    )
+
+
+def _record_field(record: dict, key: str) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _BadRecord(f'"{key}" must be a string')
+    return _clean(str(value)) or None
