@@ -95,6 +95,11 @@ class FeedbackStore:
             )
         return cursor.rowcount == 1
 
+    def withdraw(self, answer_id: str) -> None:
+        """Forget the vote on an answer (the user clicked their thumb again to undo it)."""
+        with self._connect() as connection:
+            connection.execute("DELETE FROM feedback WHERE answer_id = ?", (answer_id,))
+
     def entries(self) -> list[FeedbackEntry]:
         """All votes, oldest first."""
         with self._connect() as connection:

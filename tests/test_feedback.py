@@ -67,6 +67,17 @@ def test_changing_a_vote_replaces_it_and_keeps_the_comment(tmp_path: Path) -> No
     assert (entry.vote, entry.comment) == ("down", "close, but incomplete")
 
 
+def test_withdrawn_vote_is_not_exported(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.sqlite")
+    store.record("answer-1", "q1", ANSWERS, "up")
+    store.record("answer-2", "q2", ANSWERS, "down")
+    store.withdraw("answer-1")
+
+    out = tmp_path / "feedback.jsonl"
+    assert store.export(out) == 1
+    assert [entry["answer_id"] for entry in read_jsonl(out)] == ["answer-2"]
+
+
 def test_comment_without_a_vote_is_not_stored(tmp_path: Path) -> None:
     store = FeedbackStore(tmp_path / "feedback.sqlite")
     assert not store.add_comment("never-voted", "hello")
