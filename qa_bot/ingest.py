@@ -26,6 +26,7 @@ UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 # U+FFFD, which a lossy decode leaves behind: their share tells binary from text.
 _NON_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
 _MAX_NON_TEXT_SHARE = 0.05
+_ENCODING_TIE = 0.05  # chaos/coherence difference under which two code pages count as tied
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_NAME_BYTES = 255  # longest file name common file systems accept
 
@@ -182,7 +183,7 @@ def _decode(data: bytes, relative: str, notices: list[str]) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        best = charset_normalizer.from_bytes(data).best()
+        best = _detect_encoding(data)
         if best is not None:
             text = str(best)
             notices.append(f"decoded {relative} as {best.encoding}")
@@ -192,6 +193,26 @@ def _decode(data: bytes, relative: str, notices: list[str]) -> str:
     if len(_NON_TEXT.findall(text)) > _MAX_NON_TEXT_SHARE * len(text):
         raise IngestError(relative, "binary file, not text")
     return _clean(text)
+
+
+def _detect_encoding(data: bytes) -> charset_normalizer.CharsetMatch | None:
+    """charset-normalizer's guess, except that Windows-1252 wins near-ties.
+
+    Its ranking among near-equal single-byte code pages is arbitrary (French or English text
+    came back as cp1250/cp775, turning "très" into "trčs"); Windows-1252 is the usual legacy
+    encoding of Western articles, and real Polish/Greek/Cyrillic text does not tie with it.
+    """
+    matches = charset_normalizer.from_bytes(data)
+    best = matches.best()
+    western = next((match for match in matches if match.encoding == "cp1252"), None)
+    if (
+        best is not None
+        and western is not None
+        and western.chaos <= best.chaos + _ENCODING_TIE
+        and western.coherence >= best.coherence - _ENCODING_TIE
+    ):
+        return western
+    return best
 
 
 def _clean(text: str) -> str:
