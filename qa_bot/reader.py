@@ -1,0 +1,194 @@
+"""Extractive reader: model inference only (span decoding is numpy, in spans.py).
+
+Features follow the training recipe (qa_bot/training/train_reader.py): the
+question first, then the passage, windows of ``max_length`` tokens overlapping
+by ``doc_stride``, and the no-answer label on the CLS token.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+from qa_bot.errors import QABotError
+from qa_bot.settings import Settings
+from qa_bot.spans import decode_spans, to_passage_spans
+from qa_bot.types import Passage, Span
+
+READER_CONFIG = "reader_config.json"  # written by qa_bot.training.calibrate
+TRAINING_CONFIG = "training_config.json"  # written by qa_bot.training.train_reader
+DEFAULT_THRESHOLD = 0.5
+DEFAULT_MAX_LENGTH = 256
+DEFAULT_DOC_STRIDE = 96
+QUESTION_TOKEN_BUDGET = 64  # leaves >= 189 context tokens per 256-token window
+SPANS_PER_FEATURE = 3
+
+
+@dataclass
+class ReadResult:
+    spans: list[Span]  # from all passages, best first, not thresholded
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """One (question, passage window) feature."""
+
+    passage_index: int
+    input_ids: list[int]
+    token_type_ids: list[int] | None
+    offsets: list[tuple[int, int]]  # into the passage text
+    context_mask: list[bool]
+
+
+@dataclass(frozen=True)
+class _Query:
+    passages: list[Passage]
+    windows: list[_Window]
+    notices: list[str]
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+class Reader:
+    def __init__(self, name_or_path: str, settings: Settings) -> None:
+        self.settings = settings
+        folder = Path(name_or_path)
+        # Never reach the hub: a local folder, or a name already in the local Hugging Face cache.
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
+            model = AutoModelForQuestionAnswering.from_pretrained(
+                name_or_path, dtype=torch.float32, local_files_only=True
+            )
+        except (OSError, ValueError) as exc:
+            raise QABotError(
+                f"Cannot load the reader model '{name_or_path}': it is not a model folder nor in the local"
+                f" Hugging Face cache ({type(exc).__name__}). Set QA_BOT_READER to a folder with an extractive QA model."
+            ) from None
+        torch.set_num_threads(settings.threads)
+        model.eval()
+        if settings.reader_precision == "int8":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # torch.ao is deprecated yet works in the pinned torch
+                warnings.simplefilter("ignore", UserWarning)
+                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model = model
+
+        training = _read_json(folder / TRAINING_CONFIG)
+        self.max_length = int(training.get("max_length", DEFAULT_MAX_LENGTH))
+        self.doc_stride = int(training.get("doc_stride", DEFAULT_DOC_STRIDE))
+        calibrated = _read_json(folder / READER_CONFIG).get("no_answer_threshold", DEFAULT_THRESHOLD)
+        self.threshold = float(
+            settings.no_answer_threshold if settings.no_answer_threshold is not None else calibrated
+        )
+
+    def read(self, question: str, passages: Sequence[Passage]) -> ReadResult:
+        """Candidate spans from the first ``settings.top_k`` passages, in one batched forward pass."""
+        return self.read_many([(question, passages)])[0]
+
+    def read_many(
+        self, queries: Sequence[tuple[str, Sequence[Passage]]], batch_size: int | None = None
+    ) -> list[ReadResult]:
+        """``read`` for many questions at once; forward passes of ``batch_size`` features (None = one pass)."""
+        encoded = [self._encode(question, passages) for question, passages in queries]
+        windows = [window for query in encoded for window in query.windows]
+        logits = self._logits(windows, batch_size or max(1, len(windows)))
+        results = []
+        first = 0
+        for query in encoded:
+            count = len(query.windows)
+            spans = self._decode(query, logits[first : first + count]) if count else []
+            results.append(ReadResult(spans=spans, notices=list(query.notices)))
+            first += count
+        return results
+
+    def _encode(self, question: str, passages: Sequence[Passage]) -> _Query:
+        passages = list(passages)[: self.settings.top_k]
+        question = question.strip()
+        notices = []
+        question_offsets = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)[
+            "offset_mapping"
+        ]
+        if len(question_offsets) > QUESTION_TOKEN_BUDGET:
+            question = question[: question_offsets[QUESTION_TOKEN_BUDGET - 1][1]]
+            notices.append(f"The question was truncated to its first {QUESTION_TOKEN_BUDGET} tokens for the reader.")
+        if not passages:
+            return _Query(passages, [], notices)
+        encoding = self.tokenizer(
+            [question] * len(passages),
+            [p.text for p in passages],
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=self.doc_stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        windows = []
+        for index, passage_index in enumerate(encoding["overflow_to_sample_mapping"]):
+            windows.append(
+                _Window(
+                    passage_index=passage_index,
+                    input_ids=encoding["input_ids"][index],
+                    token_type_ids=encoding["token_type_ids"][index] if "token_type_ids" in encoding else None,
+                    offsets=[tuple(o) for o in encoding["offset_mapping"][index]],
+                    context_mask=[s == 1 for s in encoding.sequence_ids(index)],
+                )
+            )
+        return _Query(passages, windows, notices)
+
+    def _logits(self, windows: list[_Window], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Start/end logits per window, unpadded; similar lengths are batched together."""
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
+        logits: list[tuple[np.ndarray, np.ndarray]] = [None] * len(windows)  # type: ignore[list-item]
+        for begin in range(0, len(order), batch_size):
+            chunk = order[begin : begin + batch_size]
+            start, end = self._forward([windows[i] for i in chunk])
+            for row, i in enumerate(chunk):
+                n = len(windows[i].input_ids)
+                logits[i] = (start[row, :n], end[row, :n])
+        return logits
+
+    def _forward(self, windows: list[_Window]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(w.input_ids) for w in windows)
+        input_ids = np.full((len(windows), width), self.tokenizer.pad_token_id, dtype=np.int64)
+        attention_mask = np.zeros((len(windows), width), dtype=np.int64)
+        token_type_ids = np.zeros((len(windows), width), dtype=np.int64)
+        for row, window in enumerate(windows):
+            n = len(window.input_ids)
+            input_ids[row, :n] = window.input_ids
+            attention_mask[row, :n] = 1
+            if window.token_type_ids is not None:
+                token_type_ids[row, :n] = window.token_type_ids
+        inputs = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention_mask)}
+        if windows[0].token_type_ids is not None:
+            inputs["token_type_ids"] = torch.from_numpy(token_type_ids)
+        bf16 = self.settings.reader_precision == "bf16"
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            output = self.model(**inputs)
+        return output.start_logits.float().numpy(), output.end_logits.float().numpy()
+
+    def _decode(self, query: _Query, logits: list[tuple[np.ndarray, np.ndarray]]) -> list[Span]:
+        width = max(len(start) for start, _ in logits)
+        shape = (len(logits), width)
+        start_logits, end_logits = np.zeros(shape), np.zeros(shape)
+        context_mask = np.zeros(shape, dtype=bool)
+        offsets = np.zeros(shape + (2,), dtype=np.int64)
+        for row, ((start, end), window) in enumerate(zip(logits, query.windows)):
+            n = len(start)
+            start_logits[row, :n], end_logits[row, :n] = start, end
+            context_mask[row, :n] = window.context_mask
+            offsets[row, :n] = window.offsets
+        token_spans = decode_spans(
+            start_logits, end_logits, context_mask, self.settings.max_answer_tokens, SPANS_PER_FEATURE
+        )
+        feature_passages = [window.passage_index for window in query.windows]
+        return to_passage_spans(token_spans, offsets, feature_passages, query.passages)

@@ -1,0 +1,153 @@
+"""The reader on a tiny random BERT with the real MiniLM tokenizer: offsets, caps, batching, config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+from qa_bot.errors import QABotError
+from qa_bot.reader import QUESTION_TOKEN_BUDGET, Reader
+from qa_bot.settings import Settings, bundled_embedder
+from qa_bot.types import Passage
+
+TEXTS = [
+    "The coalition spokesman, Col. Myles Caggins, said forces remain at Erbil, Al-Assad Air Base and Camp Taji.",
+    "Café owners in Duhok — “we are open” — welcomed the Peshmerga's 2nd brigade on 14 March 2020.",
+    "Peshmerga units received training in counter-IED techniques from coalition advisers.",
+    "The ministry said salaries would be paid before the end of the month.",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("reader")
+    tokenizer = AutoTokenizer.from_pretrained(bundled_embedder(), local_files_only=True)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    BertForQuestionAnswering(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def passages(texts: list[str]) -> list[Passage]:
+    return [Passage(f"art{i}:0", f"art{i}", 0, 0, len(t), t, 0, 0) for i, t in enumerate(texts)]
+
+
+def record_forward_passes(reader: Reader, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, torch.Tensor]]:
+    """Record the inputs of every model forward pass."""
+    calls = []
+    forward = reader.model.forward
+
+    def recording_forward(**inputs):
+        calls.append(inputs)
+        return forward(**inputs)
+
+    monkeypatch.setattr(reader.model, "forward", recording_forward)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def reader(model_dir: Path) -> Reader:
+    return Reader(str(model_dir), Settings(reader_precision="fp32", threads=1))
+
+
+def test_span_text_is_the_passage_text_at_its_offsets(reader: Reader):
+    given = passages(TEXTS)
+    result = reader.read("Where are coalition forces based?", given)
+    by_id = {p.passage_id: p for p in given}
+    assert result.spans and result.notices == []
+    for span in result.spans:
+        assert span.text == by_id[span.passage_id].text[span.start : span.end]
+        assert span.text.strip() == span.text != ""
+        assert 0.0 <= span.score <= 1.0
+    assert [s.score for s in result.spans] == sorted((s.score for s in result.spans), reverse=True)
+
+
+def test_all_passages_including_strided_windows_go_through_one_forward_pass(
+    reader: Reader, monkeypatch: pytest.MonkeyPatch
+):
+    long_text = " ".join(TEXTS * 12)  # several 256-token windows
+    given = passages(TEXTS[:3] + [long_text])
+    calls = record_forward_passes(reader, monkeypatch)
+    result = reader.read("Who is the coalition spokesman?", given)
+    assert len(calls) == 1
+    rows, width = calls[0]["input_ids"].shape
+    assert rows > len(given)  # the long passage contributed several windows
+    assert width == reader.max_length
+    long_spans = [s for s in result.spans if s.passage_id == given[3].passage_id]
+    assert long_spans and all(s.text == long_text[s.start : s.end] for s in long_spans)
+    # windows overlap, yet no two kept spans of the long passage overlap
+    ranges = sorted((s.start, s.end) for s in long_spans)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(ranges, ranges[1:]))
+
+
+def test_never_reads_more_than_top_k_passages(model_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    reader = Reader(str(model_dir), Settings(reader_precision="fp32", threads=1, top_k=2))
+    given = passages(TEXTS)
+    calls = record_forward_passes(reader, monkeypatch)
+    result = reader.read("Where are coalition forces based?", given)
+    assert calls[0]["input_ids"].shape[0] == 2
+    assert {s.passage_id for s in result.spans} <= {given[0].passage_id, given[1].passage_id}
+
+
+def test_long_question_is_truncated_with_a_notice(reader: Reader, monkeypatch: pytest.MonkeyPatch):
+    question = "Which coalition base " + "near the northern Iraqi city " * 40 + "hosts the trainers?"
+    calls = record_forward_passes(reader, monkeypatch)
+    result = reader.read(question, passages(TEXTS[:1]))
+    assert result.notices == [f"The question was truncated to its first {QUESTION_TOKEN_BUDGET} tokens for the reader."]
+    question_segment = (calls[0]["token_type_ids"][0] == 0) & (calls[0]["attention_mask"][0] == 1)
+    assert int(question_segment.sum()) == QUESTION_TOKEN_BUDGET + 2  # [CLS] question [SEP]
+    assert result.spans and all(s.text == TEXTS[0][s.start : s.end] for s in result.spans)
+
+
+def test_read_many_in_small_batches_matches_reading_one_question_at_a_time(
+    reader: Reader, monkeypatch: pytest.MonkeyPatch
+):
+    queries = [("Where are the bases?", passages(TEXTS[:2])), ("When were salaries paid?", passages(TEXTS[2:]))]
+    calls = record_forward_passes(reader, monkeypatch)
+    batched = reader.read_many(queries, batch_size=3)
+    assert [call["input_ids"].shape[0] for call in calls] == [3, 1]
+    monkeypatch.undo()
+    for (question, given), result in zip(queries, batched):
+        single = reader.read(question, given)
+        assert [(s.passage_id, s.start, s.end) for s in result.spans] == [
+            (s.passage_id, s.start, s.end) for s in single.spans
+        ]
+        assert [s.score for s in result.spans] == pytest.approx([s.score for s in single.spans], abs=1e-5)
+
+
+def test_no_passages_gives_no_spans(reader: Reader):
+    assert reader.read("Anything?", []).spans == []
+
+
+def test_int8_reader_reads_valid_spans(model_dir: Path):
+    reader = Reader(str(model_dir), Settings(reader_precision="int8", threads=1))
+    given = passages(TEXTS[:2])
+    spans = reader.read("Where are coalition forces based?", given).spans
+    assert spans and all(s.text == given[int(s.passage_id[3])].text[s.start : s.end] for s in spans)
+
+
+def test_threshold_comes_from_calibration_unless_overridden(model_dir: Path, tmp_path: Path):
+    assert Reader(str(model_dir), Settings(reader_precision="fp32")).threshold == 0.5
+    calibrated = tmp_path / "calibrated"
+    for item in model_dir.iterdir():
+        (calibrated / item.name).parent.mkdir(exist_ok=True)
+        (calibrated / item.name).write_bytes(item.read_bytes())
+    (calibrated / "reader_config.json").write_text(json.dumps({"no_answer_threshold": 0.37}))
+    assert Reader(str(calibrated), Settings(reader_precision="fp32")).threshold == 0.37
+    overridden = Settings(reader_precision="fp32", no_answer_threshold=0.8)
+    assert Reader(str(calibrated), overridden).threshold == 0.8
+
+
+@pytest.mark.parametrize("name", ["/nonexistent/reader-folder", "nobody/not-a-cached-model"])
+def test_unloadable_reader_is_one_clear_line(name: str):
+    with pytest.raises(QABotError) as error:
+        Reader(name, Settings())
+    message = str(error.value)
+    assert "\n" not in message and name in message and "QA_BOT_READER" in message
