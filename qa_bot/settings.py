@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     embedder: str = ""  # sentence-transformers name or path; "" = bundled all-MiniLM-L6-v2
     reader: str = ""  # Hugging Face extractive QA name or path; "" = bundled reader
     top_k: int = 5  # passages handed to the reader
+    top_k_limit: int = 20  # hard cap on passages per question, whatever a caller asks for
     retrieve_k: int = 50  # candidates from each retriever before fusion
     rrf_k: int = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
     no_answer_threshold: float | None = None  # None = the value calibrated with the reader
@@ -35,6 +36,7 @@ class Settings(BaseSettings):
     passage_tokens: int = 200  # passage budget in reader tokens (question + passage fit in 256)
     ann_threshold: int = 200_000  # vectors above which the FAISS index is HNSW instead of exact
     threads: int = 2
+    example_questions: list[str] = []  # shown on the UI's first screen before title-derived ones
 
     def embedder_path(self) -> str:
         return self.embedder or bundled_embedder()
