@@ -153,7 +153,11 @@ def _corpus_files(root: Path, problems: list[str]) -> list[tuple[str, Path]]:
             path = Path(entry.path)
             relative = path.relative_to(root).as_posix()
             if entry.is_symlink():
-                target = path.resolve()
+                try:
+                    target = path.resolve()
+                except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+                    problems.append(f"skipped {relative}: symlink loop")
+                    continue
                 if not target.is_relative_to(root):
                     problems.append(f"skipped {relative}: symlink points outside the corpus folder")
                     continue
@@ -305,6 +309,8 @@ def _json_articles(text: str, relative: str, notices: list[str]) -> list[Article
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise IngestError(relative, f"invalid JSON at line {error.lineno}: {error.msg}") from error
+    except RecursionError as error:
+        raise IngestError(relative, "invalid JSON: nested too deeply") from error
     if isinstance(data, dict) and "articles" in data:
         data = data["articles"]
     records = data if isinstance(data, list) else [data]
@@ -328,6 +334,9 @@ def _jsonl_articles(text: str, relative: str, notices: list[str]) -> list[Articl
             record = json.loads(line)
         except json.JSONDecodeError as error:
             notices.append(f"skipped {relative} line {line_number}: invalid JSON ({error.msg})")
+            continue
+        except RecursionError:
+            notices.append(f"skipped {relative} line {line_number}: invalid JSON (nested too deeply)")
             continue
         try:
             articles.append(_record_article(record, f"{relative}#{line_number}"))

@@ -304,3 +304,26 @@ def test_upload_names_that_are_refused(name, reason):
 def test_legacy_encodings_are_detected(tmp_path, encoding, text):
     [article] = parse(tmp_path, "legacy.txt", text.encode(encoding))
     assert article.text == text
+
+
+def test_broken_and_looping_symlinks_are_reported(tmp_path):
+    corpus = tmp_path / "corpus"
+    write(corpus, "real.txt", "Real text.")
+    (corpus / "loop.txt").symlink_to(corpus / "loop.txt")
+    (corpus / "broken.txt").symlink_to(corpus / "missing.txt")
+    scan = scan_corpus(corpus, MAX_BYTES)
+    assert [a.path for a in scan.articles] == ["real.txt"]
+    assert "skipped loop.txt: symlink loop" in scan.problems
+    assert any(p.startswith("skipped broken.txt: cannot read the file") for p in scan.problems)
+
+
+def test_absurdly_nested_json_is_rejected_not_crashing(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(IngestError, match="nested too deeply"):
+        parse(tmp_path, "deep.json", deep)
+    notices: list[str] = []
+    articles = parse_file(
+        write(tmp_path, "deep.jsonl", f'{{"text": {deep}}}\n{{"text": "Fine."}}\n'), "deep.jsonl", MAX_BYTES, notices
+    )
+    assert [a.text for a in articles] == ["Fine."]
+    assert notices == ["skipped deep.jsonl line 1: invalid JSON (nested too deeply)"]
