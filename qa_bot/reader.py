@@ -78,7 +78,8 @@ class Reader:
         model.eval()
         if settings.reader_precision == "int8":
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # torch.ao is deprecated yet works in the pinned torch
+                # torch.ao quantization is deprecated in favour of torchao, yet works in the pinned torch
+                warnings.simplefilter("ignore", DeprecationWarning)
                 warnings.simplefilter("ignore", UserWarning)
                 model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model = model
@@ -87,9 +88,7 @@ class Reader:
         self.max_length = int(training.get("max_length", DEFAULT_MAX_LENGTH))
         self.doc_stride = int(training.get("doc_stride", DEFAULT_DOC_STRIDE))
         calibrated = _read_json(folder / READER_CONFIG).get("no_answer_threshold", DEFAULT_THRESHOLD)
-        self.threshold = float(
-            settings.no_answer_threshold if settings.no_answer_threshold is not None else calibrated
-        )
+        self.threshold = float(settings.no_answer_threshold if settings.no_answer_threshold is not None else calibrated)
 
     def read(self, question: str, passages: Sequence[Passage]) -> ReadResult:
         """Candidate spans from the first ``settings.top_k`` passages, in one batched forward pass."""

@@ -39,7 +39,9 @@ def make_passage(article_id: str, index: int, first: int, last: int) -> Passage:
 
 PASSAGES = [make_passage("bases", 0, 0, 1), make_passage("bases", 1, 2, 4), make_passage("other", 0, 0, 1)]
 RETRIEVED = {
-    p.passage_id: Retrieved(p, ArticleInfo(p.article_id, f"Title {p.article_id}", "Kurdistan 24", f"{p.article_id}.txt"), 0.1, rank)
+    p.passage_id: Retrieved(
+        p, ArticleInfo(p.article_id, f"Title {p.article_id}", "Kurdistan 24", f"{p.article_id}.txt"), 0.1, rank
+    )
     for rank, p in enumerate(PASSAGES)
 }
 BY_ID = {p.passage_id: p for p in PASSAGES}

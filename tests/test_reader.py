@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def test_all_passages_including_strided_windows_go_through_one_forward_pass(
     assert long_spans and all(s.text == long_text[s.start : s.end] for s in long_spans)
     # windows overlap, yet no two kept spans of the long passage overlap
     ranges = sorted((s.start, s.end) for s in long_spans)
-    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(ranges, ranges[1:]))
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(ranges))
 
 
 def test_never_reads_more_than_top_k_passages(model_dir: Path, monkeypatch: pytest.MonkeyPatch):

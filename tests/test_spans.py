@@ -23,7 +23,9 @@ def feature(start_peaks: dict[int, float], end_peaks: dict[int, float], cls: flo
     return start, end
 
 
-def decode(features: list[tuple[np.ndarray, ...]], max_answer_tokens: int = 30, per_feature: int = 3) -> list[TokenSpan]:
+def decode(
+    features: list[tuple[np.ndarray, ...]], max_answer_tokens: int = 30, per_feature: int = 3
+) -> list[TokenSpan]:
     start = np.stack([f[0] for f in features])
     end = np.stack([f[1] for f in features])
     mask = np.zeros((len(features), TOKENS), dtype=bool)

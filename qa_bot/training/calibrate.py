@@ -1,0 +1,168 @@
+"""Calibrate the reader's no-answer threshold on the SQuAD articles held out from training.
+
+Each held-out answerable question is read twice: with its own paragraph and
+with another paragraph of the same article (the hard negatives retrieval
+hands the reader). The threshold is the highest one that still answers
+``min_answered`` of the answerable questions, which rejects the most
+wrong-paragraph questions. It is written to ``reader_config.json`` in the
+reader folder, where ``qa_bot.reader.Reader`` picks it up.
+
+    python -m qa_bot.training.calibrate --squad ../shared/data/squad-train-v1.0.json.gz --reader qa_bot/models/reader
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from qa_bot.citations import normalize_answer
+from qa_bot.errors import QABotError
+from qa_bot.reader import READER_CONFIG, TRAINING_CONFIG, Reader
+from qa_bot.settings import BUNDLED_READER, Settings
+from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles, wrong_paragraph_examples
+from qa_bot.types import Passage, Span
+
+PAIRS_PER_CALL = 256  # pairs handed to the reader at once, so progress shows
+
+
+def best_spans(
+    reader: Reader, pairs: Sequence[tuple[str, str]], batch_size: int = 32, progress: bool = False
+) -> list[Span | None]:
+    """The reader's best span for each (question, context) pair, None when no span fits the context."""
+    best: list[Span | None] = []
+    with tqdm(total=len(pairs), unit="pair", disable=not progress) as bar:
+        for begin in range(0, len(pairs), PAIRS_PER_CALL):
+            chunk = pairs[begin : begin + PAIRS_PER_CALL]
+            queries = [
+                (question, [Passage(f"pair{begin + i}", "", 0, 0, len(context), context, 0, 0)])
+                for i, (question, context) in enumerate(chunk)
+            ]
+            best.extend(result.spans[0] if result.spans else None for result in reader.read_many(queries, batch_size))
+            bar.update(len(chunk))
+    return best
+
+
+@dataclass(frozen=True)
+class Calibration:
+    no_answer_threshold: float
+    min_answered: float
+    answerable: int
+    wrong_paragraph: int
+    answered_rate: float  # answerable questions whose best span clears the threshold
+    rejected_rate: float  # wrong-paragraph questions whose best span does not
+    no_answer_precision: float  # of the questions given "no answer", the share that had none
+    no_answer_recall: float  # == rejected_rate
+    exact_match: float  # best span vs gold answers on answerable questions, before thresholding
+
+
+def _score(span: Span | None) -> float:
+    return span.score if span else 0.0
+
+
+def calibrate(
+    answerable: Sequence[tuple[SquadExample, Span | None]],
+    wrong_paragraph: Sequence[Span | None],
+    min_answered: float = 0.9,
+) -> Calibration:
+    if not answerable or not wrong_paragraph:
+        raise QABotError("Calibration needs both answerable and wrong-paragraph questions; use more held-out data.")
+    positive = np.array([_score(span) for _, span in answerable])
+    negative = np.array([_score(span) for span in wrong_paragraph])
+    # Rejection only grows with the threshold, so the best one is the highest that answers enough.
+    keep = math.ceil(min_answered * len(positive))
+    threshold = float(np.sort(positive)[::-1][keep - 1])
+    rejected_negatives = int((negative < threshold).sum())
+    rejected_positives = int((positive < threshold).sum())
+    exact = [
+        span is not None and normalize_answer(span.text) in {normalize_answer(a) for a in example.answers}
+        for example, span in answerable
+    ]
+    return Calibration(
+        no_answer_threshold=round(threshold, 4),
+        min_answered=min_answered,
+        answerable=len(positive),
+        wrong_paragraph=len(negative),
+        answered_rate=round(1 - rejected_positives / len(positive), 4),
+        rejected_rate=round(rejected_negatives / len(negative), 4),
+        no_answer_precision=round(rejected_negatives / max(1, rejected_negatives + rejected_positives), 4),
+        no_answer_recall=round(rejected_negatives / len(negative), 4),
+        exact_match=round(float(np.mean(exact)), 4),
+    )
+
+
+def held_out_pairs(squad: str | Path, reader_dir: Path, limit: int) -> tuple[list[SquadExample], list[SquadExample]]:
+    """Answerable held-out questions (``limit`` sampled, 0 = all) and their wrong-paragraph twins."""
+    config_path = reader_dir / TRAINING_CONFIG
+    if not config_path.is_file():
+        raise QABotError(f"No {TRAINING_CONFIG} in {reader_dir}: calibration needs the reader's training split.")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    _, held_out = split_articles(load_squad(squad), config["holdout_fraction"], config["seed"])
+    positives = [e for e in iter_examples(held_out) if e.answer_start >= 0]
+    if limit and limit < len(positives):
+        positives = random.Random(config["seed"]).sample(positives, limit)
+    kept = {e.qid for e in positives}
+    negatives = [
+        n for n in wrong_paragraph_examples(held_out, 1.0, config["seed"]) if n.qid.removesuffix("-neg") in kept
+    ]
+    return positives, negatives
+
+
+def run(
+    squad: str | Path,
+    reader_dir: str | Path,
+    limit: int = 1000,
+    batch_size: int = 32,
+    min_answered: float = 0.9,
+    settings: Settings | None = None,
+) -> Calibration:
+    """Calibrate and write ``reader_config.json`` into ``reader_dir``."""
+    reader_dir = Path(reader_dir)
+    settings = (settings or Settings()).model_copy(update={"top_k": 1})
+    positives, negatives = held_out_pairs(squad, reader_dir, limit)
+    reader = Reader(str(reader_dir), settings)
+    spans = best_spans(reader, [(e.question, e.context) for e in positives + negatives], batch_size, progress=True)
+    result = calibrate(list(zip(positives, spans[: len(positives)])), spans[len(positives) :], min_answered)
+    record = {
+        "no_answer_threshold": result.no_answer_threshold,
+        "calibration": asdict(result)
+        | {
+            "data": Path(squad).name,
+            "limit": limit,
+            "reader_precision": settings.reader_precision,
+            "date": date.today().isoformat(),
+        },
+    }
+    (reader_dir / READER_CONFIG).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", required=True, help="SQuAD JSON (.json or .json.gz) the reader was trained from")
+    parser.add_argument("--reader", default=str(BUNDLED_READER), help="reader folder (gets reader_config.json)")
+    parser.add_argument("--limit", type=int, default=1000, help="answerable questions to sample (0 = all held out)")
+    parser.add_argument("--batch-size", type=int, default=32, help="features per forward pass")
+    parser.add_argument("--min-answered", type=float, default=0.9, help="share of answerable questions to keep")
+    args = parser.parse_args(argv)
+    try:
+        result = run(args.squad, args.reader, args.limit, args.batch_size, args.min_answered)
+    except QABotError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"no-answer threshold {result.no_answer_threshold:.4f} written to {Path(args.reader) / READER_CONFIG}")
+    print(f"  answerable questions answered:      {result.answered_rate:.1%} of {result.answerable}")
+    print(f"  wrong-paragraph questions rejected: {result.rejected_rate:.1%} of {result.wrong_paragraph}")
+    print(f"  'no answer' precision {result.no_answer_precision:.1%}, recall {result.no_answer_recall:.1%}")
+    print(f"  best-span exact match (answerable, unthresholded): {result.exact_match:.1%}")
+
+
+if __name__ == "__main__":
+    main()
