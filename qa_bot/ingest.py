@@ -32,11 +32,12 @@ _MAX_NAME_BYTES = 255  # longest file name common file systems accept
 
 _DROPPED_HTML_TAGS = ["head", "script", "style", "noscript", "template", "svg"]
 # Elements that start a new paragraph; everything else (b, a, span, ...) flows inline.
-_HTML_BLOCKS = frozenset(
+_HTML_BLOCK_NAMES = (
     "address article aside blockquote body caption dd details dialog div dl dt fieldset figcaption figure footer "
     "form h1 h2 h3 h4 h5 h6 header hgroup hr html li main nav ol p pre section summary table tbody td tfoot th "
-    "thead tr ul".split()
+    "thead tr ul"
 )
+_HTML_BLOCKS = frozenset(_HTML_BLOCK_NAMES.split())
 
 
 class IngestError(QABotError):
@@ -321,7 +322,7 @@ def _json_articles(text: str, relative: str, notices: list[str]) -> list[Article
         except _BadRecord as bad:
             notices.append(f"skipped {relative} record {number}: {bad}")
     if not articles:
-        raise IngestError(relative, "no usable records (each needs a non-empty \"text\")")
+        raise IngestError(relative, 'no usable records (each needs a non-empty "text")')
     return articles
 
 
@@ -343,7 +344,7 @@ def _jsonl_articles(text: str, relative: str, notices: list[str]) -> list[Articl
         except _BadRecord as bad:
             notices.append(f"skipped {relative} line {line_number}: {bad}")
     if not articles:
-        raise IngestError(relative, "no usable records (each line needs a JSON object with a non-empty \"text\")")
+        raise IngestError(relative, 'no usable records (each line needs a JSON object with a non-empty "text")')
     return articles
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -110,8 +111,29 @@ def test_sentence_offsets_hold_for_any_text(text, title_from_first_line):
         assert not re.search(r"\n[^\S\n]*\n", sentence.text), "a sentence crossed a blank line"
 
 
-WORDS = ["the", "council", "approved", "a", "new", "budget", "for", "Zürich", "schools", "in", "2024", "after",
-         "long", "debate", "unbelievably", "reconstruction", "ministers", "said", "Peshmerga", "—", "(AP)"]
+WORDS = [
+    "the",
+    "council",
+    "approved",
+    "a",
+    "new",
+    "budget",
+    "for",
+    "Zürich",
+    "schools",
+    "in",
+    "2024",
+    "after",
+    "long",
+    "debate",
+    "unbelievably",
+    "reconstruction",
+    "ministers",
+    "said",
+    "Peshmerga",
+    "—",
+    "(AP)",
+]
 
 
 @st.composite
@@ -143,7 +165,7 @@ def assert_passage_invariants(article, sentences, passages: list[Passage], token
             assert sum(lengths[first : last + 2]) > budget, "the passage had room for the next sentence"
     assert covered == set(range(len(sentences)))
     whole = [p for p in passages if not (p.first_sentence == p.last_sentence and lengths[p.first_sentence] > budget)]
-    for previous, current in zip(whole, whole[1:]):
+    for previous, current in pairwise(whole):
         if current.first_sentence > previous.last_sentence + 1:  # a cut sentence lies between them
             continue
         can_share = (
@@ -183,8 +205,8 @@ def test_long_sentence_is_cut_into_its_own_pieces_without_losing_tokens(tokenize
     assert [(p.first_sentence, p.last_sentence) for p in passages if p not in pieces] == [(0, 0), (2, 2)]
     piece_tokens = [tokenizer.tokenize(p.text) for p in pieces]
     assert all(0 < len(tokens) <= budget for tokens in piece_tokens)
-    assert sum(piece_tokens, []) == tokenizer.tokenize(long_sentence)
-    assert all(re.fullmatch(r"\s+", article.text[a.end : b.start]) for a, b in zip(pieces, pieces[1:]))
+    assert [token for tokens in piece_tokens for token in tokens] == tokenizer.tokenize(long_sentence)
+    assert all(re.fullmatch(r"\s+", article.text[a.end : b.start]) for a, b in pairwise(pieces))
 
 
 def test_no_sentences_no_passages(tokenizer):

@@ -68,9 +68,7 @@ def test_html_keeps_visible_text_only(tmp_path):
     <ul><li>First item</li><li>Second item</li></ul><!-- a comment --></body></html>"""
     [article] = parse(tmp_path, "page.html", html)
     assert article.title == "Page Title"
-    assert article.text == (
-        "Headline\n\nHello bold world & friends.\nSecond line.\n\nFirst item\n\nSecond item"
-    )
+    assert article.text == ("Headline\n\nHello bold world & friends.\nSecond line.\n\nFirst item\n\nSecond item")
     for leftover in ("secret", "alert", "enable js", "tpl", "color", "comment", "<", ">"):
         assert leftover not in article.text
 
@@ -118,7 +116,10 @@ def test_jsonl_bad_lines_are_reported_and_the_rest_kept(tmp_path):
 )
 def test_json_list_or_articles_object(tmp_path, payload):
     articles = parse(tmp_path, "set.json", json.dumps(payload))
-    assert [(a.title, a.text, a.path) for a in articles] == [("A", "Alpha.", "set.json#1"), ("B", "Beta.", "set.json#2")]
+    assert [(a.title, a.text, a.path) for a in articles] == [
+        ("A", "Alpha.", "set.json#1"),
+        ("B", "Beta.", "set.json#2"),
+    ]
 
 
 def test_json_single_record_without_title_uses_first_line(tmp_path):
@@ -299,6 +300,7 @@ def test_upload_names_that_are_refused(name, reason):
         ("latin-1", "Le café est très bon à Paris, où l'été est chaud. Ça va très bien. " * 3),
         ("cp1250", "Zażółć gęślą jaźń. Łódź jest dużym miastem w Polsce, a Kraków był stolicą. " * 3),
         ("cp1251", "Привет, как дела? Москва — столица России. Это большой город. " * 3),
+        ("utf-16", "Título\nEl café está aquí. Größe — “quotes”.\n"),  # NUL bytes, but a BOM says text
     ],
 )
 def test_legacy_encodings_are_detected(tmp_path, encoding, text):
