@@ -95,8 +95,10 @@ def parse_file(path: Path, relative: str, max_bytes: int, notices: list[str] | N
 
 def scan_corpus(corpus_dir: Path, max_bytes: int) -> CorpusScan:
     """Every article under ``corpus_dir``, deduplicated by content, in sorted path order."""
-    if not corpus_dir.is_dir():
+    if not corpus_dir.exists():
         raise QABotError(f"corpus folder '{corpus_dir}' does not exist; create it or pass the right path")
+    if not corpus_dir.is_dir():
+        raise QABotError(f"corpus folder '{corpus_dir}' is a file, not a folder; pass the folder holding the articles")
     root = corpus_dir.resolve()
     scan = CorpusScan()
     first_path_of: dict[str, str] = {}

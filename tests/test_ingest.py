@@ -201,7 +201,7 @@ def test_scan_missing_or_non_folder_corpus(tmp_path):
     with pytest.raises(QABotError, match="does not exist; create it"):
         scan_corpus(tmp_path / "nowhere", MAX_BYTES)
     write(tmp_path, "file.txt", "text")
-    with pytest.raises(QABotError, match="does not exist"):
+    with pytest.raises(QABotError, match="is a file, not a folder"):
         scan_corpus(tmp_path / "file.txt", MAX_BYTES)
 
 
