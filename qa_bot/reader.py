@@ -91,7 +91,11 @@ class Reader:
         self.threshold = float(settings.no_answer_threshold if settings.no_answer_threshold is not None else calibrated)
 
     def read(self, question: str, passages: Sequence[Passage]) -> ReadResult:
-        """Candidate spans from the first ``settings.top_k`` passages, in one batched forward pass."""
+        """Candidate spans from the first ``settings.top_k_limit`` passages, in one batched forward pass.
+
+        The caller chooses how many passages to hand over (``settings.top_k`` unless a
+        request asks for more); ``top_k_limit`` is the hard cap that bounds latency.
+        """
         return self.read_many([(question, passages)])[0]
 
     def read_many(
@@ -111,7 +115,7 @@ class Reader:
         return results
 
     def _encode(self, question: str, passages: Sequence[Passage]) -> _Query:
-        passages = list(passages)[: self.settings.top_k]
+        passages = list(passages)[: self.settings.top_k_limit]
         question = question.strip()
         notices = []
         question_offsets = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)[

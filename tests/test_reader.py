@@ -88,8 +88,8 @@ def test_all_passages_including_strided_windows_go_through_one_forward_pass(
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(ranges))
 
 
-def test_never_reads_more_than_top_k_passages(model_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    reader = Reader(str(model_dir), Settings(reader_precision="fp32", threads=1, top_k=2))
+def test_never_reads_more_than_the_passage_limit(model_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    reader = Reader(str(model_dir), Settings(reader_precision="fp32", threads=1, top_k=1, top_k_limit=2))
     given = passages(TEXTS)
     calls = record_forward_passes(reader, monkeypatch)
     result = reader.read("Where are coalition forces based?", given)

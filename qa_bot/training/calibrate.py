@@ -126,7 +126,7 @@ def run(
 ) -> Calibration:
     """Calibrate and write ``reader_config.json`` into ``reader_dir``."""
     reader_dir = Path(reader_dir)
-    settings = (settings or Settings()).model_copy(update={"top_k": 1})
+    settings = settings or Settings()
     positives, negatives = held_out_pairs(squad, reader_dir, limit)
     reader = Reader(str(reader_dir), settings)
     spans = best_spans(reader, [(e.question, e.context) for e in positives + negatives], batch_size, progress=True)
