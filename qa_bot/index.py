@@ -1,0 +1,670 @@
+"""Versioned on-disk index: SQLite rows, passage vectors, FAISS and BM25, switched in atomically.
+
+Layout of ``index_dir``::
+
+    CURRENT                 name of the live version (replaced with os.replace)
+    LOCK                    held (fcntl) by the one indexer allowed at a time
+    versions/<id>/          manifest.json, store.sqlite, vectors.npy, faiss.index, bm25/
+    versions/<id>.partial/  a version being written (left behind only by a killed indexer)
+
+A version is never modified once renamed into place, so a reader that opened one keeps serving
+it while newer versions appear; the indexer keeps the previous version and removes older ones.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass, field, fields, replace
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+import bm25s
+import faiss
+import numpy as np
+from tqdm.auto import tqdm
+
+from qa_bot.chunking import build_passages, split_sentences
+from qa_bot.embedding import Embedder
+from qa_bot.errors import IndexUnusable, QABotError
+from qa_bot.ingest import scan_corpus
+from qa_bot.settings import Settings
+from qa_bot.types import Article, ArticleInfo, Passage, Sentence
+
+FORMAT_VERSION = 1
+HNSW_M = 32  # graph degree: recall@50 stays high on 384-d MiniLM vectors at 1M
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128  # must exceed settings.retrieve_k (50) to return that many good neighbours
+
+CURRENT = "CURRENT"
+LOCK = "LOCK"
+VERSIONS = "versions"
+PARTIAL_SUFFIX = ".partial"
+MANIFEST = "manifest.json"
+STORE = "store.sqlite"
+VECTORS = "vectors.npy"
+FAISS_INDEX = "faiss.index"
+BM25_DIR = "bm25"
+
+_TABLES: dict[str, type] = {"articles": Article, "sentences": Sentence, "passages": Passage}
+_ROW_COLUMN = "row"  # passages.row = row of the passage in vectors.npy and the FAISS index
+
+
+@dataclass
+class SyncReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    passages: int = 0
+    problems: list[str] = field(default_factory=list)
+    embedded: int = 0  # passages embedded in this run; the others reused their stored vectors
+    version: str = ""  # the live version after the sync
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared by the indexer and the retriever
+
+
+@lru_cache(maxsize=1)
+def _english_stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def bm25_tokens(texts: list[str]) -> list[list[str]]:
+    """Lower-cased, stop-word-free, stemmed words: the same analysis for passages and questions."""
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_english_stemmer(), return_ids=False, show_progress=False)
+
+
+def build_faiss(vectors: np.ndarray, settings: Settings) -> faiss.Index:
+    """Inner-product index over L2-normalised vectors: exact below ``settings.ann_threshold``, HNSW above."""
+    count, dimension = vectors.shape
+    if count < settings.ann_threshold:
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def faiss_description(index: faiss.Index) -> dict:
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexHNSW):
+        return {
+            "kind": "hnsw",
+            "M": HNSW_M,
+            "ef_construction": index.hnsw.efConstruction,
+            "ef_search": index.hnsw.efSearch,
+        }
+    return {"kind": "flat"}
+
+
+def _rebuild_hint(index_dir: Path, corpus_dir: str | None = None) -> str:
+    return f"run `qa-bot index {corpus_dir or 'CORPUS'} --index-dir {index_dir} --rebuild`"
+
+
+def _describe_embedder(identity: dict, other: dict) -> str:
+    if identity.get("name") != other.get("name"):
+        return str(identity.get("name"))
+    return f"{identity.get('name')} ({identity.get('dimension')}-d, max {identity.get('max_seq_length')} tokens)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Files of one version
+
+
+def _checksum(path: Path) -> str:
+    crc = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(4 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return f"{crc:08x}"
+
+
+def _version_files(version_dir: Path) -> list[Path]:
+    return sorted(p for p in version_dir.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        _fsync(path)
+    _fsync(root)
+
+
+def _read_current(index_dir: Path) -> str:
+    try:
+        version = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise IndexUnusable(
+            f"no index at {index_dir}; run `qa-bot index CORPUS --index-dir {index_dir}` first"
+        ) from None
+    except OSError as error:
+        raise IndexUnusable(
+            f"cannot read {index_dir / CURRENT} ({error.strerror}); {_rebuild_hint(index_dir)}"
+        ) from None
+    if not version or "/" in version or version.startswith("."):
+        raise IndexUnusable(
+            f"index at {index_dir} is damaged (CURRENT is not a version name); {_rebuild_hint(index_dir)}"
+        )
+    return version
+
+
+def _read_manifest(index_dir: Path, version: str) -> dict:
+    path = index_dir / VERSIONS / version / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexUnusable(
+            f"index at {index_dir} is damaged (version {version} is missing); {_rebuild_hint(index_dir)}"
+        ) from None
+    except (OSError, ValueError):
+        raise IndexUnusable(
+            f"index at {index_dir} is damaged (unreadable {MANIFEST}); {_rebuild_hint(index_dir)}"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+        raise IndexUnusable(
+            f"index at {index_dir} has format {found}, this qa-bot reads format {FORMAT_VERSION}; "
+            f"{_rebuild_hint(index_dir, manifest.get('corpus_dir') if isinstance(manifest, dict) else None)}"
+        )
+    return manifest
+
+
+def _verify_files(index_dir: Path, version_dir: Path, manifest: dict, names: list[str] | None = None) -> None:
+    """Every file listed in the manifest exists with its recorded size and checksum."""
+    hint = _rebuild_hint(index_dir, manifest.get("corpus_dir"))
+    for name, expected in manifest["files"].items():
+        if names is not None and not any(name == n or name.startswith(n + "/") for n in names):
+            continue
+        path = version_dir / name
+        try:
+            size = path.stat().st_size
+            if size != expected["bytes"]:
+                raise IndexUnusable(
+                    f"index at {index_dir} is damaged ({name} has {size} bytes, expected {expected['bytes']}); {hint}"
+                )
+            if _checksum(path) != expected["crc32"]:
+                raise IndexUnusable(f"index at {index_dir} is damaged ({name} fails its checksum); {hint}")
+        except OSError as error:
+            raise IndexUnusable(f"index at {index_dir} is damaged ({name}: {error.strerror}); {hint}") from None
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    # immutable: versions never change, so SQLite needs no locks or journal and keeps working
+    # from its open descriptor even after a later sync removes the version directory.
+    connection = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    connection.execute("PRAGMA query_only = ON")
+    return connection
+
+
+def _columns(record_type: type) -> list[str]:
+    return [f.name for f in fields(record_type)]
+
+
+def _select(record_type: type) -> str:
+    return ", ".join(f'"{c}"' for c in _columns(record_type))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading an index
+
+
+class OpenIndex:
+    """One loaded, verified version; safe to use from several threads."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        version: str,
+        manifest: dict,
+        faiss_index: faiss.Index,
+        bm25: bm25s.BM25,
+        connection: sqlite3.Connection,
+    ) -> None:
+        self.index_dir = index_dir
+        self.version = version
+        self.manifest = manifest
+        self.faiss_index = faiss_index
+        self.bm25 = bm25
+        self._connection = connection
+        self._connection_lock = Lock()  # one connection shared by gradio's worker threads
+
+    @classmethod
+    def load(cls, index_dir: Path, embedder_identity: dict | None = None) -> OpenIndex:
+        index_dir = Path(index_dir)
+        version = _read_current(index_dir)
+        for _attempt in range(3):
+            try:
+                return cls._load_version(index_dir, version, embedder_identity)
+            except IndexUnusable:
+                # An indexer may have switched CURRENT and removed this version while we read it.
+                latest = _read_current(index_dir)
+                if latest == version:
+                    raise
+                version = latest
+        return cls._load_version(index_dir, version, embedder_identity)
+
+    @classmethod
+    def _load_version(cls, index_dir: Path, version: str, embedder_identity: dict | None) -> OpenIndex:
+        manifest = _read_manifest(index_dir, version)
+        hint = _rebuild_hint(index_dir, manifest.get("corpus_dir"))
+        if embedder_identity is not None:
+            _check_embedder(index_dir, manifest, embedder_identity)
+        version_dir = index_dir / VERSIONS / version
+        _verify_files(index_dir, version_dir, manifest)
+        expected = manifest["counts"]["passages"]
+        try:
+            vector_rows, vector_dimension = np.load(version_dir / VECTORS, mmap_mode="r").shape
+            faiss_index = faiss.read_index(str(version_dir / FAISS_INDEX))
+            bm25 = bm25s.BM25.load(str(version_dir / BM25_DIR), mmap=False, show_progress=False, verbosity=0)
+            connection = _connect_read_only(version_dir / STORE)
+            (stored_passages,) = connection.execute("SELECT count(*) FROM passages").fetchone()
+        except (OSError, ValueError, RuntimeError, KeyError, sqlite3.DatabaseError) as error:
+            reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+            raise IndexUnusable(f"index at {index_dir} is damaged ({reason}); {hint}") from None
+        sizes = {
+            "vectors.npy": vector_rows,
+            "faiss.index": faiss_index.ntotal,
+            "BM25": int(bm25.scores["num_docs"]),
+            "store.sqlite": stored_passages,
+        }
+        wrong = {name: n for name, n in sizes.items() if n != expected}
+        if wrong or vector_dimension != manifest["dimension"] or faiss_index.d != manifest["dimension"]:
+            found = ", ".join(f"{name} {n}" for name, n in wrong.items()) or "vector dimension"
+            raise IndexUnusable(f"index at {index_dir} is inconsistent ({found} passages, manifest {expected}); {hint}")
+        return cls(index_dir, version, manifest, faiss_index, bm25, connection)
+
+    def check_embedder(self, embedder_identity: dict) -> None:
+        _check_embedder(self.index_dir, self.manifest, embedder_identity)
+
+    @property
+    def passage_count(self) -> int:
+        return int(self.manifest["counts"]["passages"])
+
+    def _query(self, sql: str, parameters: tuple = ()) -> list[tuple]:
+        with self._connection_lock:
+            return self._connection.execute(sql, parameters).fetchall()
+
+    def passages(self, rows: list[int]) -> list[Passage]:
+        """Passages at these vector rows, in the same order."""
+        if not rows:
+            return []
+        placeholders = ",".join("?" * len(rows))
+        found = {
+            record[0]: Passage(*record[1:])
+            for record in self._query(
+                f'SELECT "{_ROW_COLUMN}", {_select(Passage)} FROM passages WHERE "{_ROW_COLUMN}" IN ({placeholders})',
+                tuple(int(r) for r in rows),
+            )
+        }
+        missing = [r for r in rows if r not in found]
+        if missing:
+            raise IndexError(f"no passage at rows {missing} (index has {self.passage_count})")
+        return [found[r] for r in rows]
+
+    def passage(self, row: int) -> Passage:
+        return self.passages([row])[0]
+
+    def _article_row(self, article_id: str, columns: str) -> tuple:
+        records = self._query(f"SELECT {columns} FROM articles WHERE article_id = ?", (article_id,))
+        if not records:
+            raise KeyError(f"no article {article_id} in index version {self.version}")
+        return records[0]
+
+    def article_info(self, article_id: str) -> ArticleInfo:
+        return ArticleInfo(*self._article_row(article_id, _select(ArticleInfo)))
+
+    def article_text(self, article_id: str) -> str:
+        return self._article_row(article_id, "text")[0]
+
+    def sentences(self, article_id: str) -> list[Sentence]:
+        return [
+            Sentence(*record)
+            for record in self._query(
+                f'SELECT {_select(Sentence)} FROM sentences WHERE article_id = ? ORDER BY "index"', (article_id,)
+            )
+        ]
+
+    def list_articles(self) -> list[dict]:
+        records = self._query(
+            "SELECT a.article_id, a.title, a.source, a.date, a.url, a.path, count(p.article_id) "
+            "FROM articles a LEFT JOIN passages p ON p.article_id = a.article_id "
+            "GROUP BY a.article_id ORDER BY a.path"
+        )
+        keys = ("article_id", "title", "source", "date", "url", "path", "passages")
+        return [dict(zip(keys, record, strict=True)) for record in records]
+
+    def close(self) -> None:
+        with self._connection_lock:
+            self._connection.close()
+
+
+def _check_embedder(index_dir: Path, manifest: dict, embedder_identity: dict) -> None:
+    built_with = manifest.get("embedder", {})
+    if built_with != embedder_identity:
+        raise IndexUnusable(
+            f"index at {index_dir} was built with embedder {_describe_embedder(built_with, embedder_identity)}, "
+            f"this run uses {_describe_embedder(embedder_identity, built_with)}; "
+            f"{_rebuild_hint(index_dir, manifest.get('corpus_dir'))}, or set QA_BOT_EMBEDDER back to the index's embedder"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing an index
+
+
+@contextmanager
+def _exclusive_lock(index_dir: Path) -> Iterator[None]:
+    with (index_dir / LOCK).open("a") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise QABotError(
+                f"another `qa-bot index` is already updating {index_dir}; wait for it to finish, then run again"
+            ) from None
+        yield  # the kernel releases the lock when the file closes, even after kill -9
+
+
+@dataclass
+class _Previous:
+    """The live version, read to reuse the rows and vectors of articles that did not change."""
+
+    version: str
+    manifest: dict
+    connection: sqlite3.Connection
+    vectors: np.ndarray  # memory-mapped
+    articles: dict[str, Article]  # by article_id, without text (loaded on demand)
+
+    def sentences(self, article_id: str) -> list[Sentence]:
+        sql = f'SELECT {_select(Sentence)} FROM sentences WHERE article_id = ? ORDER BY "index"'
+        return [Sentence(*r) for r in self.connection.execute(sql, (article_id,))]
+
+    def passages_with_rows(self, article_id: str) -> list[tuple[int, Passage]]:
+        sql = f'SELECT "{_ROW_COLUMN}", {_select(Passage)} FROM passages WHERE article_id = ? ORDER BY "index"'
+        return [(r[0], Passage(*r[1:])) for r in self.connection.execute(sql, (article_id,))]
+
+
+def _open_previous(index_dir: Path) -> tuple[_Previous | None, str | None]:
+    """The current version if its store and vectors are intact, else (None, why not)."""
+    try:
+        version = _read_current(index_dir)
+        manifest = _read_manifest(index_dir, version)
+        version_dir = index_dir / VERSIONS / version
+        _verify_files(index_dir, version_dir, manifest, [STORE, VECTORS])
+        connection = _connect_read_only(version_dir / STORE)
+        article_columns = [c for c in _columns(Article) if c != "text"]
+        quoted = ", ".join(f'"{c}"' for c in article_columns)
+        articles = {
+            record[0]: Article(**dict(zip(article_columns, record, strict=True)), text="")
+            for record in connection.execute(f"SELECT {quoted} FROM articles")
+        }
+        vectors = np.load(version_dir / VECTORS, mmap_mode="r")
+    except IndexUnusable as error:
+        return None, str(error)
+    except (OSError, ValueError, sqlite3.DatabaseError) as error:
+        return None, f"previous index unreadable ({type(error).__name__})"
+    return _Previous(version, manifest, connection, vectors, articles), None
+
+
+def _tokenizer_fingerprint(tokenizer: Any) -> str:
+    """Changes whenever passage token counts could change (vocabulary, normalisation, splitting)."""
+    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode("utf-8")).hexdigest()[:16]
+
+
+def _load_tokenizer(settings: Settings) -> Any:
+    from transformers import AutoTokenizer
+
+    path = settings.reader_path()
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except Exception as error:
+        raise QABotError(
+            f"cannot load the reader tokenizer from {path} ({type(error).__name__}); "
+            "set QA_BOT_READER to a local Hugging Face question-answering model folder"
+        ) from error
+
+
+def _new_version_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def _write_store(path: Path, articles: list[Article], sentences: list[Sentence], passages: list[Passage]) -> None:
+    connection = sqlite3.connect(path)
+    try:
+        # No journal: a half-written store only ever lives in a .partial directory.
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
+        for table, record_type in _TABLES.items():
+            columns = [f'"{c}" {_column_type(record_type, c)}' for c in _columns(record_type)]
+            if record_type is Passage:
+                columns.insert(0, f'"{_ROW_COLUMN}" INTEGER PRIMARY KEY')
+            key = {"articles": ', PRIMARY KEY ("article_id")', "sentences": ', PRIMARY KEY ("article_id", "index")'}
+            connection.execute(f"CREATE TABLE {table} ({', '.join(columns)}{key.get(table, '')})")
+        connection.execute('CREATE UNIQUE INDEX passages_by_article ON passages ("article_id", "index")')
+        connection.execute('CREATE UNIQUE INDEX passages_by_id ON passages ("passage_id")')
+        for table, records in (("articles", articles), ("sentences", sentences)):
+            record_type = _TABLES[table]
+            marks = ",".join("?" * len(_columns(record_type)))
+            connection.executemany(
+                f"INSERT INTO {table} ({_select(record_type)}) VALUES ({marks})", map(astuple, records)
+            )
+        marks = ",".join("?" * (len(_columns(Passage)) + 1))
+        connection.executemany(
+            f'INSERT INTO passages ("{_ROW_COLUMN}", {_select(Passage)}) VALUES ({marks})',
+            ((row, *astuple(passage)) for row, passage in enumerate(passages)),
+        )
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def _column_type(record_type: type, column: str) -> str:
+    annotation = {f.name: f.type for f in fields(record_type)}[column]
+    if "None" in str(annotation):
+        return "TEXT"
+    return "INTEGER NOT NULL" if annotation in ("int", int) else "TEXT NOT NULL"
+
+
+def _write_bm25(directory: Path, passages: list[Passage]) -> None:
+    retriever = bm25s.BM25()
+    retriever.index(bm25_tokens([p.text for p in passages]), show_progress=False)
+    retriever.save(str(directory), show_progress=False)
+
+
+def sync_index(
+    corpus_dir: Path,
+    index_dir: Path,
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    progress: bool = True,
+    embedder: Embedder | None = None,
+) -> SyncReport:
+    """Bring the index in line with the corpus folder, re-embedding only new or changed articles."""
+    corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive_lock(index_dir):
+        versions_dir = index_dir / VERSIONS
+        versions_dir.mkdir(exist_ok=True)
+        for stale in versions_dir.glob("*" + PARTIAL_SUFFIX):
+            shutil.rmtree(stale, ignore_errors=True)  # left by an indexer that was killed
+
+        scan = scan_corpus(corpus_dir, settings.max_article_bytes)
+        if not scan.articles:
+            first = f" ({scan.problems[0]})" if scan.problems else ""
+            raise QABotError(f"no readable articles in {corpus_dir}{first}; add article files and run again")
+        articles = sorted({a.article_id: a for a in scan.articles}.values(), key=lambda a: a.path)
+        embedder = embedder or Embedder(settings.embedder_path())
+        tokenizer = _load_tokenizer(settings)
+        built_with = {
+            "corpus_dir": str(corpus_dir.resolve()),
+            "embedder": embedder.identity(),
+            "dimension": embedder.dimension,
+            "tokenizer": {"name": Path(settings.reader_path()).name, "fingerprint": _tokenizer_fingerprint(tokenizer)},
+            "passage_tokens": settings.passage_tokens,
+        }
+
+        previous, why_not = _open_previous(index_dir)
+        report = _count_changes(articles, previous)
+        report.problems = list(scan.problems)
+        if why_not and (index_dir / CURRENT).exists():
+            report.problems.append(f"previous index not reused: {why_not}")
+        try:
+            reusable = previous if previous and not rebuild else None
+            if reusable and _reuse_key(reusable.manifest) != _reuse_key(built_with):
+                report.problems.append("embedder, reader tokenizer or passage size changed: re-embedding everything")
+                reusable = None
+            if reusable and _same_articles(reusable, articles):
+                report.passages, report.version = reusable.manifest["counts"]["passages"], reusable.version
+                return report  # nothing changed: keep serving the live version
+            sentences, passages, vectors, report.embedded = _assemble(
+                articles, reusable, embedder, tokenizer, settings.passage_tokens, progress
+            )
+            report.passages = len(passages)
+            report.version = _write_version(index_dir, built_with, articles, sentences, passages, vectors, settings)
+        finally:
+            if previous is not None:
+                previous.connection.close()
+        _remove_old_versions(index_dir, keep={report.version, previous.version if previous else ""})
+        return report
+
+
+def _count_changes(articles: list[Article], previous: _Previous | None) -> SyncReport:
+    """Counts per file path: a renamed file is one removal and one addition (its vectors are still reused)."""
+    old_paths = {a.path: a.article_id for a in previous.articles.values()} if previous else {}
+    report = SyncReport()
+    for article in articles:
+        old_id = old_paths.get(article.path)
+        if old_id is None:
+            report.added += 1
+        elif old_id != article.article_id:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    new_paths = {a.path for a in articles}
+    report.removed = sum(1 for path in old_paths if path not in new_paths)
+    return report
+
+
+def _same_articles(previous: _Previous, articles: list[Article]) -> bool:
+    stored = sorted(previous.articles.values(), key=lambda a: a.path)
+    return stored == [replace(a, text="") for a in articles]
+
+
+def _assemble(
+    articles: list[Article],
+    reusable: _Previous | None,
+    embedder: Embedder,
+    tokenizer: Any,
+    passage_tokens: int,
+    progress: bool,
+) -> tuple[list[Sentence], list[Passage], np.ndarray, int]:
+    """Sentences, passages and their vectors (row i = passage i); returns how many passages were embedded."""
+    sentences: list[Sentence] = []
+    passages: list[Passage] = []
+    reused_rows: list[tuple[int, int]] = []  # (new row, old row)
+    rows_to_embed: list[int] = []
+    for article in tqdm(articles, desc="Splitting articles", unit="article", disable=not progress):
+        if reusable and article.article_id in reusable.articles:
+            sentences.extend(reusable.sentences(article.article_id))
+            for old_row, passage in reusable.passages_with_rows(article.article_id):
+                reused_rows.append((len(passages), old_row))
+                passages.append(passage)
+            continue
+        article_sentences = split_sentences(article)
+        sentences.extend(article_sentences)
+        for passage in build_passages(article, article_sentences, tokenizer, passage_tokens):
+            rows_to_embed.append(len(passages))
+            passages.append(passage)
+
+    vectors = np.empty((len(passages), embedder.dimension), dtype=np.float32)
+    if reused_rows:
+        new_rows, old_rows = (np.asarray(rows) for rows in zip(*reused_rows, strict=True))
+        vectors[new_rows] = reusable.vectors[old_rows]
+    if rows_to_embed:
+        vectors[rows_to_embed] = embedder.encode([passages[row].text for row in rows_to_embed], progress=progress)
+    return sentences, passages, vectors, len(rows_to_embed)
+
+
+def _write_version(
+    index_dir: Path,
+    built_with: dict,
+    articles: list[Article],
+    sentences: list[Sentence],
+    passages: list[Passage],
+    vectors: np.ndarray,
+    settings: Settings,
+) -> str:
+    """Write a complete version under a temporary name, then make it the live one; returns its id."""
+    version = _new_version_id()
+    partial_dir = index_dir / VERSIONS / (version + PARTIAL_SUFFIX)
+    partial_dir.mkdir()
+    _write_store(partial_dir / STORE, articles, sentences, passages)
+    np.save(partial_dir / VECTORS, vectors)
+    faiss_index = build_faiss(vectors, settings)
+    faiss.write_index(faiss_index, str(partial_dir / FAISS_INDEX))
+    _write_bm25(partial_dir / BM25_DIR, passages)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "version": version,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        **built_with,
+        "faiss": faiss_description(faiss_index),
+        "bm25": {"stopwords": "en", "stemmer": "snowball-english"},
+        "counts": {"articles": len(articles), "sentences": len(sentences), "passages": len(passages)},
+        "files": {
+            str(path.relative_to(partial_dir)): {"bytes": path.stat().st_size, "crc32": _checksum(path)}
+            for path in _version_files(partial_dir)
+        },
+    }
+    (partial_dir / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    _fsync_tree(partial_dir)
+    os.rename(partial_dir, index_dir / VERSIONS / version)
+    _fsync(index_dir / VERSIONS)
+    _switch_current(index_dir, version)
+    return version
+
+
+def _reuse_key(manifest: dict) -> tuple:
+    """Stored passages and vectors are valid only for the same embedder, tokenizer and passage budget."""
+    return manifest.get("embedder"), manifest.get("tokenizer", {}).get("fingerprint"), manifest.get("passage_tokens")
+
+
+def _switch_current(index_dir: Path, version: str) -> None:
+    pending = index_dir / (CURRENT + ".tmp")
+    with pending.open("w", encoding="utf-8") as stream:
+        stream.write(version + "\n")
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(pending, index_dir / CURRENT)
+    _fsync(index_dir)
+
+
+def _remove_old_versions(index_dir: Path, keep: set[str]) -> None:
+    """Keep the live and the previous version; older ones (and never-switched-to ones) go."""
+    for path in (index_dir / VERSIONS).iterdir():
+        if path.name not in keep and not path.name.endswith(PARTIAL_SUFFIX):
+            shutil.rmtree(path, ignore_errors=True)

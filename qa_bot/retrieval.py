@@ -1,0 +1,86 @@
+"""Hybrid passage retrieval: dense (FAISS) and BM25 candidate lists merged by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from qa_bot.embedding import Embedder
+from qa_bot.errors import QABotError
+from qa_bot.index import OpenIndex, bm25_tokens
+from qa_bot.settings import Settings
+from qa_bot.types import ArticleInfo, Retrieved
+
+MODES = ("hybrid", "dense", "bm25")
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int) -> list[tuple[int, float]]:
+    """Items of several best-first rankings ordered by sum of 1 / (k + rank), rank counted from 1.
+
+    Ties go to the item with the better single rank, then to the lower item id, so results are stable.
+    """
+    scores: dict[int, float] = {}
+    best_rank: dict[int, int] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+            best_rank[item] = min(best_rank.get(item, rank), rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], best_rank[pair[0]], pair[0]))
+
+
+class HybridRetriever:
+    def __init__(self, index: OpenIndex, embedder: Embedder, settings: Settings) -> None:
+        index.check_embedder(embedder.identity())
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    def retrieve(self, question: str, top_k: int, mode: str = "hybrid") -> list[Retrieved]:
+        if mode not in MODES:
+            raise QABotError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+        question = question.strip()
+        if not question or top_k <= 0:
+            return []
+        dense = self._dense(question) if mode != "bm25" else {}
+        lexical = self._bm25(question) if mode != "dense" else {}
+        fused = reciprocal_rank_fusion([list(dense), list(lexical)], self.settings.rrf_k)[:top_k]
+        passages = self.index.passages([row for row, _ in fused])
+        articles: dict[str, ArticleInfo] = {}
+        results = []
+        for rank, ((row, score), passage) in enumerate(zip(fused, passages, strict=True)):
+            if passage.article_id not in articles:
+                articles[passage.article_id] = self.index.article_info(passage.article_id)
+            results.append(
+                Retrieved(
+                    passage=passage,
+                    article=articles[passage.article_id],
+                    score=score,
+                    rank=rank,
+                    dense_score=dense.get(row),
+                    bm25_score=lexical.get(row),
+                )
+            )
+        return results
+
+    def _candidate_count(self) -> int:
+        return min(self.settings.retrieve_k, self.index.passage_count)
+
+    def _dense(self, question: str) -> dict[int, float]:
+        """Best-first {row: cosine similarity}."""
+        similarities, rows = self.index.faiss_index.search(
+            self.embedder.encode_query(question), self._candidate_count()
+        )
+        return {int(row): float(similarity) for row, similarity in zip(rows[0], similarities[0]) if row >= 0}
+
+    def _bm25(self, question: str) -> dict[int, float]:
+        """Best-first {row: BM25 score}, only passages sharing at least one term with the question."""
+        token_ids = self.index.bm25.get_tokens_ids(bm25_tokens([question])[0])
+        if not token_ids:
+            return {}
+        scores = self.index.bm25.get_scores_from_ids(token_ids)
+        count = self._candidate_count()
+        candidates = np.argpartition(-scores, count - 1)[:count] if count < len(scores) else np.arange(len(scores))
+        candidates = candidates[scores[candidates] > 0]
+        best_first = candidates[np.lexsort((candidates, -scores[candidates]))]
+        return {int(row): float(scores[row]) for row in best_first}
