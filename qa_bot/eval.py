@@ -284,6 +284,7 @@ def evaluate_open(data: list[dict], settings: Settings, workdir: str | Path, lim
     """
     from qa_bot.index import sync_index
     from qa_bot.pipeline import QABot
+    from qa_bot.retrieval import HybridRetriever
 
     workdir = Path(workdir)
     corpus_dir, index_dir = workdir / "corpus", workdir / "index"
@@ -292,6 +293,7 @@ def evaluate_open(data: list[dict], settings: Settings, workdir: str | Path, lim
     sync_index(corpus_dir, index_dir, settings, progress=False)
     indexing_seconds = time.perf_counter() - started
     bot = QABot.from_index(index_dir, settings)
+    retriever = HybridRetriever(bot.index, bot.embedder, settings)  # the bot's own retrieval, asked for more passages
 
     predictions, retrieval_latencies = [], []
     recall_hits = dict.fromkeys(RECALL_DEPTHS, 0)
@@ -306,7 +308,7 @@ def evaluate_open(data: list[dict], settings: Settings, workdir: str | Path, lim
             continue
         answerable += 1
         started = time.perf_counter()
-        retrieved = bot.retriever.retrieve(example.question, max(RECALL_DEPTHS))
+        retrieved = retriever.retrieve(example.question, max(RECALL_DEPTHS))
         retrieval_latencies.append(1000 * (time.perf_counter() - started))
         first_hit = next((rank for rank, r in enumerate(retrieved) if contains_answer(r.passage.text, gold)), None)
         for depth in RECALL_DEPTHS:
@@ -380,11 +382,15 @@ def write_report(results: dict, out_dir: str | Path) -> ReportPaths:
 def format_summary(results: dict) -> str:
     """A few lines for the terminal."""
     lines = [
-        f"{results['mode']} evaluation on {results['questions']} questions "
-        f"({results['answerable']} answerable, {results['unanswerable']} unanswerable)",
-        f"  EM {results['EM']}  F1 {results['F1']}  "
-        f"EM with threshold {results['EM_with_threshold']}  F1 with threshold {results['F1_with_threshold']}  "
-        f"answered {results['answered']}%",
+        (
+            f"{results['mode']} evaluation on {results['questions']} questions "
+            f"({results['answerable']} answerable, {results['unanswerable']} unanswerable)"
+        ),
+        (
+            f"  EM {results['EM']}  F1 {results['F1']}  "
+            f"EM with threshold {results['EM_with_threshold']}  F1 with threshold {results['F1_with_threshold']}  "
+            f"answered {results['answered']}%"
+        ),
     ]
     if results["NoAns_accuracy"] is not None:
         lines.append(f"  HasAns F1 {results['HasAns_F1']}  NoAns accuracy {results['NoAns_accuracy']}")
@@ -425,7 +431,7 @@ def run_open_eval(
     limit: int | None = None,
     workdir: str | Path | None = None,
 ) -> tuple[dict, ReportPaths]:
-    """`qa-bot eval`: index the articles of a SQuAD file (in ``workdir``, default out_dir/work) and ask its questions."""
+    """`qa-bot eval --mode open`: index the articles in ``workdir`` (default out_dir/work), ask the questions."""
     settings = settings or Settings()
     data = load_squad_file(data_path)
     results = evaluate_open(data, settings, Path(workdir) if workdir else Path(out_dir) / "work", limit)

@@ -118,7 +118,9 @@ def test_normalisation_follows_squad() -> None:
 
 def test_f1_takes_the_best_gold_answer() -> None:
     # "engineering company" vs "engineering company of gustave eiffel": precision 1, recall 2/5 -> F1 4/7.
-    partial = evaluation.f1_score("engineering company", ["Gustave Eiffel", "the engineering company of Gustave Eiffel"])
+    partial = evaluation.f1_score(
+        "engineering company", ["Gustave Eiffel", "the engineering company of Gustave Eiffel"]
+    )
     assert partial == pytest.approx(4 / 7)
     assert evaluation.f1_score("Gustave Eiffel", ["Gustave Eiffel", "the engineering company of Gustave Eiffel"]) == 1.0
 
@@ -186,7 +188,10 @@ def test_limit_spreads_questions_over_the_file() -> None:
 
 def test_heldout_split_matches_the_training_split(tmp_path: Path) -> None:
     articles = [
-        {"title": f"Article_{n}", "paragraphs": [{"context": f"Fact {n}.", "qas": [qa(f"a{n}", "What?", f"Fact {n}.", "Fact")]}]}
+        {
+            "title": f"Article_{n}",
+            "paragraphs": [{"context": f"Fact {n}.", "qas": [qa(f"a{n}", "What?", f"Fact {n}.", "Fact")]}],
+        }
         for n in range(30)
     ]
     source = write_squad(tmp_path / "train.json.gz", articles)
@@ -313,14 +318,17 @@ def test_reader_eval_entry_point_with_a_real_model(tmp_path: Path, tiny_reader_d
 
 
 @pytest.mark.slow
-def test_open_eval_indexes_the_articles_and_scores_the_bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_open_eval_indexes_the_articles_and_scores_the_bot(
+    tmp_path: Path, tiny_reader_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from qa_bot import pipeline
     from qa_bot.settings import Settings
 
     known = gold_reader()
     del known.answers["How many metres tall is the tower?"]  # the bot finds no answer: counts as wrong
     monkeypatch.setattr(pipeline, "Reader", lambda name_or_path, settings: known)
-    results = evaluation.evaluate_open(tiny_squad(), Settings(), tmp_path / "work")
+    settings = Settings(reader=str(tiny_reader_dir))  # the index counts passage tokens with the reader's tokenizer
+    results = evaluation.evaluate_open(tiny_squad(), settings, tmp_path / "work")
 
     corpus = sorted((tmp_path / "work" / "corpus").glob("*.txt"))
     assert [path.read_text(encoding="utf-8") for path in corpus] == [

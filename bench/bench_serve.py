@@ -1,0 +1,153 @@
+"""Peak memory (RSS) of `qa-bot serve` with the SQuAD index loaded, after answering one question over HTTP.
+
+python bench/bench_serve.py [--quick]
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+from _common import (
+    REPO_ROOT,
+    Figure,
+    Timer,
+    bench_settings,
+    ensure_index,
+    heldout_questions,
+    index_paths,
+    main_guard,
+    parse_args,
+    report,
+)
+
+from qa_bot.errors import QABotError
+
+STARTUP_TIMEOUT_S = 600  # loading two models on a busy 2-core machine can take a while
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def tree_rss(process: psutil.Process) -> int:
+    """Resident memory of the server and any children it started."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def kernel_peak_rss(pid: int) -> int:
+    """The kernel's high-water mark (VmHWM) of one process, 0 where /proc does not report it."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return 0
+    line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), "")
+    return int(line.split()[1]) * 1024 if line else 0
+
+
+class PeakSampler(threading.Thread):
+    """Samples the server's RSS every 50 ms, so peaks between reads of the high-water mark are caught too."""
+
+    def __init__(self, process: psutil.Process) -> None:
+        super().__init__(daemon=True)
+        self.process = process
+        self.peak = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.05):
+            try:
+                self.peak = max(self.peak, tree_rss(self.process))
+            except psutil.NoSuchProcess:
+                return
+
+
+def wait_until_serving(url: str, server: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise QABotError(f"qa-bot serve exited with code {server.returncode} before serving; log tail: {tail!r}")
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.5)
+    raise QABotError(f"qa-bot serve did not answer on {url} within {STARTUP_TIMEOUT_S} s; see {log_path}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(__doc__.splitlines()[0], argv)
+    settings = bench_settings(args)
+    index_dir, _, _ = ensure_index(args, settings)
+    corpus_dir, _ = index_paths(args)
+    question = heldout_questions(args, 1)[0].question
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "QA_BOT_READER": settings.reader,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "qa_bot.cli",
+        "serve",
+        "--index-dir",
+        str(index_dir),
+        "--corpus-dir",
+        str(corpus_dir),
+    ]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    log_path = args.workdir / "serve.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=args.workdir)
+    sampler = PeakSampler(psutil.Process(server.pid))
+    sampler.start()
+    try:
+        with Timer() as startup:
+            wait_until_serving(url, server, log_path)
+        from gradio_client import Client
+
+        client = Client(url, verbose=False)
+        with Timer() as first_answer:
+            client.predict(question, api_name="/ask")
+        time.sleep(0.2)  # one more sample after the answer
+        peak = max(sampler.peak, kernel_peak_rss(server.pid))
+    finally:
+        sampler.stopped.set()
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+    figures = [
+        Figure("qa-bot serve peak RSS (index loaded, 1 question)", peak / 2**30, "GiB", "<= 1.5"),
+        Figure("qa-bot serve startup until HTTP answers", startup.seconds, "s", readme=False),
+        Figure("first question through the HTTP API", first_answer.ms, "ms", readme=False),
+    ]
+    report("Server memory", figures, args)
+
+
+if __name__ == "__main__":
+    main_guard(main)

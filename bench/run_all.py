@@ -1,0 +1,111 @@
+"""Run every benchmark, print one table, and optionally rewrite the README's performance table.
+
+    python bench/run_all.py [--quick] [--update-readme] [--only bench_ann,bench_ask]
+
+The table replaces whatever is between ``<!-- perf:start -->`` and ``<!-- perf:end -->`` in README.md.
+Each script runs in its own process, so one's memory (1M vectors) never inflates another's figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from _common import DEFAULT_SQUAD, DEFAULT_WORKDIR, REPO_ROOT, Figure
+
+BENCH_DIR = Path(__file__).resolve().parent
+# Indexing first: it (re)builds the SQuAD index the next four reuse; the 1M-vector FAISS run last.
+SCRIPTS = ("bench_indexing", "bench_ask", "bench_retrieval", "bench_reader", "bench_serve", "bench_ann")
+START, END = "<!-- perf:start -->", "<!-- perf:end -->"
+
+
+def run_script(name: str, passed: list[str]) -> list[Figure] | None:
+    """The script's figures, or None if it failed (its output has already been shown)."""
+    with tempfile.TemporaryDirectory() as folder:
+        figures_path = Path(folder) / "figures.json"
+        completed = subprocess.run(
+            [sys.executable, str(BENCH_DIR / f"{name}.py"), *passed, "--json", str(figures_path)], check=False
+        )
+        if completed.returncode != 0 or not figures_path.is_file():
+            return None
+        return [Figure(**row) for row in json.loads(figures_path.read_text(encoding="utf-8"))]
+
+
+def _value(figure: Figure) -> str:
+    if figure.value is None:
+        return "n/a"
+    value = f"{figure.value:.3g}" if abs(figure.value) < 100 else f"{figure.value:,.0f}"
+    return f"{value} {figure.unit}".strip()
+
+
+def markdown_table(figures: list[Figure], quick: bool) -> str:
+    verdict = {True: "met", False: "**missed**", None: ""}
+    when = f"{date.today().isoformat()}, {os.cpu_count()} CPU cores"
+    lines = [
+        f"Measured by `python bench/run_all.py{' --quick' if quick else ''}` ({when}).",
+        "",
+        "| Benchmark | Result | Target | |",
+        "|---|---|---|---|",
+    ]
+    for figure in figures:
+        if figure.readme:
+            target = f"{figure.target} {figure.unit}".strip() if figure.target else ""
+            note = f" ({figure.note})" if figure.note else ""
+            lines.append(f"| {figure.name}{note} | {_value(figure)} | {target} | {verdict[figure.met()]} |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, table: str) -> bool:
+    """Replace the text between the markers; False (README untouched) when the markers are missing."""
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    start, end = text.find(START), text.find(END)
+    if start == -1 or end < start:
+        return False
+    readme.write_text(text[: start + len(START)] + "\n" + table + "\n" + text[end:], encoding="utf-8")
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny synthetic sizes (seconds)")
+    parser.add_argument("--update-readme", action="store_true", help="rewrite the table between the perf markers")
+    parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md")
+    parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(SCRIPTS)}")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="where data and indexes are cached")
+    parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD, help="SQuAD training file (full runs)")
+    args = parser.parse_args(argv)
+    selected = args.only.split(",") if args.only else list(SCRIPTS)
+    unknown = sorted(set(selected) - set(SCRIPTS))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(SCRIPTS)}")
+
+    passed = ["--workdir", str(args.workdir), "--squad", str(args.squad)] + (["--quick"] if args.quick else [])
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    figures, failed = [], []
+    for name in (script for script in SCRIPTS if script in selected):
+        result = run_script(name, passed)
+        if result is None:
+            failed.append(name)
+        else:
+            figures += result
+
+    table = markdown_table(figures, args.quick)
+    print("\n" + table)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
+    if args.update_readme:
+        if update_readme(args.readme, table):
+            print(f"\nupdated the performance table in {args.readme}")
+        else:
+            print(f"\n{args.readme} has no {START} ... {END} markers; add them where the table belongs")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

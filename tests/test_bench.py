@@ -1,0 +1,145 @@
+"""The benchmark scripts run end to end in --quick mode and report sane figures (never timed assertions)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = REPO_ROOT / "bench"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared by the scripts of this module, as in a real run: the first one builds the quick index."""
+    return tmp_path_factory.mktemp("bench")
+
+
+def run_bench(script: str, workdir: Path, *extra: str) -> tuple[dict[str, dict], str]:
+    figures_path = workdir / f"{script}.json"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH_DIR / f"{script}.py"),
+            "--quick",
+            "--workdir",
+            str(workdir),
+            "--json",
+            str(figures_path),
+            *extra,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=REPO_ROOT,
+        timeout=1800,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    figures = {row["name"]: row for row in json.loads(figures_path.read_text(encoding="utf-8"))}
+    for figure in figures.values():
+        assert figure["value"] is not None and math.isfinite(figure["value"]), figure
+        assert figure["name"] in completed.stdout  # printed, not only written
+    return figures, completed.stdout
+
+
+@pytest.mark.slow
+def test_indexing_counts_every_passage(workdir: Path) -> None:
+    figures, _ = run_bench("bench_indexing", workdir)
+    throughput = figures["indexing throughput (full build, incl. model load)"]
+    assert throughput["value"] > 0
+    assert throughput["note"].startswith("12 articles, 24 passages")  # 12 synthetic articles of 2 passages
+
+
+@pytest.mark.slow
+def test_ask_latency(workdir: Path) -> None:
+    figures, _ = run_bench("bench_ask", workdir)
+    assert figures["ask latency p95"]["value"] >= figures["ask latency p50"]["value"] > 0
+    assert figures["retrieval-only latency p50 (hybrid)"]["value"] > 0
+
+
+@pytest.mark.slow
+def test_retrieval_modes_find_the_answer_passages(workdir: Path) -> None:
+    figures, _ = run_bench("bench_retrieval", workdir)
+    # Each synthetic question names its town and subject, so every mode should find the passage.
+    for mode in ("hybrid", "dense", "bm25"):
+        assert figures[f"retrieval recall@5 ({mode})"]["value"] >= 90
+
+
+@pytest.mark.slow
+def test_reader_batching(workdir: Path) -> None:
+    figures, _ = run_bench("bench_reader", workdir)
+    assert figures["reader p50, 5 passages batched"]["value"] > 0
+    assert figures["reader batching speed-up"]["value"] > 0
+
+
+@pytest.mark.slow
+def test_serve_memory_is_measured_on_a_live_server(workdir: Path) -> None:
+    figures, _ = run_bench("bench_serve", workdir)
+    peak_gib = figures["qa-bot serve peak RSS (index loaded, 1 question)"]["value"]
+    assert peak_gib > 0.1  # torch plus two models: a figure near zero would mean the wrong process was measured
+
+
+@pytest.mark.slow
+def test_ann_recall_against_exact_search(workdir: Path) -> None:
+    figures, stdout = run_bench("bench_ann", workdir, "--size", "3000")
+    recalls = {name: f["value"] for name, f in figures.items() if name.endswith("recall@10")}
+    assert recalls and all(0 <= value <= 1 for value in recalls.values())
+    # Probing every IVF list is an exhaustive search: it must agree with the exact one.
+    assert recalls["IVF54,Flat nprobe=128 [clustered] recall@10"] == pytest.approx(1.0)
+    assert "efSearch=128" in stdout and "[random]" in stdout and "[clustered]" in stdout
+
+
+README = """# qa-bot
+
+Intro text stays.
+
+<!-- perf:start -->
+| old | table |
+<!-- perf:end -->
+
+Text after stays too.
+"""
+
+
+@pytest.mark.slow
+def test_run_all_rewrites_only_the_readme_table(workdir: Path, tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(README, encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "run_all.py"), "--quick", "--only", "bench_ann", "--update-readme"]
+        + ["--readme", str(readme), "--workdir", str(workdir)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=REPO_ROOT,
+        timeout=1800,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("# qa-bot\n\nIntro text stays.\n\n<!-- perf:start -->\n")
+    assert text.endswith("<!-- perf:end -->\n\nText after stays too.\n")
+    assert "| old | table |" not in text
+    assert "| Benchmark | Result | Target | |" in text
+    assert "efSearch=128 [random] recall@10" in text  # the project default is a README row
+    assert "efSearch=512" not in text  # sweep rows are printed only
+
+
+def test_readme_without_markers_is_left_alone(tmp_path: Path) -> None:
+    sys.path.insert(0, str(BENCH_DIR))
+    try:
+        import run_all
+    finally:
+        sys.path.remove(str(BENCH_DIR))
+    readme = tmp_path / "README.md"
+    readme.write_text("# qa-bot\n", encoding="utf-8")
+    assert run_all.update_readme(readme, "| a | b |") is False
+    assert readme.read_text(encoding="utf-8") == "# qa-bot\n"
+    assert run_all.update_readme(tmp_path / "missing.md", "| a | b |") is False
