@@ -37,7 +37,7 @@ ARTICLE_WINDOW_CHARS = 40_000  # longer articles are shown as this much text aro
 APP_TITLE = "Article Q&A"
 
 CSS = """
-.gradio-container { max-width: 1080px !important; margin: 0 auto !important; }
+.gradio-container { max-width: 1080px !important; width: 100% !important; margin: 0 auto !important; }
 #qa-header { padding: 4px 2px 10px; border-bottom: 1px solid var(--border-color-primary); margin-bottom: 6px; }
 #qa-header h1 { font-size: 1.45rem; margin: 0; font-weight: 650; letter-spacing: -0.01em; }
 #qa-header p { margin: 2px 0 0; color: var(--body-text-color-subdued); font-size: 0.92rem; }
@@ -62,6 +62,7 @@ details.qa-support > summary, details.qa-article > summary { cursor: pointer; fo
 .qa-passage, .qa-article-text { white-space: pre-wrap; font-size: 0.9rem; padding: 10px 12px; margin-top: 6px;
            border-radius: 8px; background: var(--background-fill-secondary); }
 .qa-article-text { max-height: 340px; overflow-y: auto; }
+.qa-article-text.qa-article-full { max-height: 560px; }
 table.qa-scores { margin-top: 8px; font-size: 0.82rem; border-collapse: collapse; }
 table.qa-scores th, table.qa-scores td { padding: 2px 12px 2px 0; text-align: left; border: none; }
 table.qa-scores th { color: var(--body-text-color-subdued); font-weight: 500; }
@@ -70,6 +71,9 @@ table.qa-scores th { color: var(--body-text-color-subdued); font-weight: 500; }
 .qa-status { padding: 10px 12px; border-radius: 8px; background: var(--background-fill-secondary); }
 .qa-status ul { margin: 6px 0 0 18px; }
 .qa-question { white-space: pre-wrap; }
+#qa-chat button.example { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 8px 14px;
+                          background: var(--background-fill-primary); }
+#qa-chat button.example:hover { border-color: var(--color-accent); }
 table.qa-articles { width: 100%; border-collapse: collapse; font-size: 0.92rem; border: none !important; }
 table.qa-articles th { text-align: left; font-weight: 600; color: var(--body-text-color-subdued); padding: 6px 8px; }
 table.qa-articles td { padding: 7px 8px; vertical-align: top; }
@@ -445,7 +449,7 @@ def build_app(bot: QABot, corpus_dir: Path, feedback: FeedbackStore, settings: S
         return (
             '<div class="qa-card">'
             f"{_meta_line(info['title'], info['source'], info.get('date'), info.get('url'))}"
-            f'<div class="qa-article-text" style="max-height: 560px">{render_article(index.article_text(article_id))}</div>'
+            f'<div class="qa-article-text qa-article-full">{render_article(index.article_text(article_id))}</div>'
             "</div>"
         )
 
