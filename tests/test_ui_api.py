@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
-from ui_support import SEED_ANSWERS, SEED_QUESTION, ask_json, make_site, require_bundled_reader, running_server
+
+from tests.ui_support import SEED_ANSWERS, SEED_QUESTION, ask_json, make_site, require_bundled_reader, running_server
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as expected
 from selenium.webdriver.support.ui import WebDriverWait
-from ui_support import (
+
+from qa_bot.feedback import default_feedback_path
+from tests.ui_support import (
     IMAGE_PAYLOAD,
     INJECTED_TITLE,
     MARKDOWN_PAYLOAD,
@@ -32,8 +34,6 @@ from ui_support import (
     require_bundled_reader,
     running_server,
 )
-
-from qa_bot.feedback import default_feedback_path
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.settings import BUNDLED_READER
+from tests.conftest import BUNDLED_READER_MISSING, bundled_reader_available
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_ARTICLE = REPO / "corpus" / "kurdistan24-coalition-spokesman-peshmerga.txt"
@@ -39,8 +39,9 @@ SERVER_START_LIMIT_S = 900  # loading torch and both models on a busy 2-core mac
 
 
 def require_bundled_reader() -> None:
-    if not (BUNDLED_READER / "config.json").is_file():
-        pytest.skip(f"the bundled reader is missing at {BUNDLED_READER}; the UI end-to-end tests need its real answers")
+    """The UI end-to-end tests assert real answers, so they need the trained reader."""
+    if not bundled_reader_available():
+        pytest.skip(BUNDLED_READER_MISSING)
 
 
 def child_env() -> dict[str, str]:
