@@ -98,15 +98,20 @@ def format_response(response) -> str:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa_bot.pipeline import QABot
+    from qa_bot.pipeline import QABot, clean_question
 
     if (args.question is None) == (args.questions is None):
         raise QABotError('give either a QUESTION or --questions FILE, e.g. qa-bot ask "Which bases host Coalition troops?"')
     if args.questions is not None and not args.questions.is_file():
         raise QABotError(f"questions file '{args.questions}' does not exist")
+    if args.question is not None:
+        clean_question(args.question, settings.max_question_chars)  # refuse a blank question before loading models
     bot = QABot.from_index(args.index_dir, settings)
     if args.question is not None:
         response = bot.ask(args.question, top_k=args.top_k)
+        if args.json:
+            for notice in response.notices:
+                print(f"note: {notice}", file=sys.stderr)
         print(json.dumps(response.to_json(), ensure_ascii=False) if args.json else format_response(response))
         return 0
     failures = 0
@@ -156,9 +161,19 @@ COMMANDS = {
 }
 
 
+def _quiet_model_loading() -> None:
+    """Model-loading progress bars and load reports are noise for a CLI user; our own progress stays."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("index", "ask", "serve", "eval", "eval-reader"):
+            _quiet_model_loading()
         settings = Settings()
         return COMMANDS[args.command](args, settings)
     except QABotError as error:

@@ -48,13 +48,18 @@ class _Live:
     retriever: HybridRetriever
 
 
+def _open_live(index_dir: Path, embedder: Embedder, settings: Settings) -> _Live:
+    index = OpenIndex.load(index_dir, embedder.identity())
+    return _Live(index, HybridRetriever(index, embedder, settings))
+
+
 class QABot:
-    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder, reader: Reader):
+    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder, reader: Reader, live: _Live):
         self.index_dir = Path(index_dir)
         self.settings = settings
         self.embedder = embedder
         self.reader = reader
-        self._live = self._open_live()
+        self._live = live
         self._swap_lock = threading.Lock()
         self._index_lock = threading.Lock()
 
@@ -62,7 +67,8 @@ class QABot:
     def from_index(cls, index_dir: Path | str, settings: Settings | None = None) -> "QABot":
         settings = settings or Settings()
         embedder = Embedder(settings.embedder_path())
-        return cls(Path(index_dir), settings, embedder, Reader(settings.reader_path(), settings))
+        live = _open_live(Path(index_dir), embedder, settings)  # a missing index fails before the reader loads
+        return cls(Path(index_dir), settings, embedder, Reader(settings.reader_path(), settings), live)
 
     @property
     def index(self) -> OpenIndex:
@@ -72,13 +78,9 @@ class QABot:
     def threshold(self) -> float:
         return self.reader.threshold
 
-    def _open_live(self) -> _Live:
-        index = OpenIndex.load(self.index_dir, self.embedder.identity())
-        return _Live(index, HybridRetriever(index, self.embedder, self.settings))
-
     def reload(self) -> None:
         """Open the newest index version; questions in flight finish on the version they started with."""
-        live = self._open_live()
+        live = _open_live(self.index_dir, self.embedder, self.settings)
         with self._swap_lock:
             self._live = live
 

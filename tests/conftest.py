@@ -1,0 +1,47 @@
+"""Fixtures shared by several test modules."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def write_tiny_reader(folder: Path, no_answer_threshold: float | None = None) -> Path:
+    """A randomly initialised one-layer BERT QA model with the real MiniLM tokenizer."""
+    import json
+
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    from qa_bot.settings import bundled_embedder
+
+    tokenizer = AutoTokenizer.from_pretrained(bundled_embedder(), local_files_only=True)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    BertForQuestionAnswering(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    if no_answer_threshold is not None:
+        (folder / "reader_config.json").write_text(json.dumps({"no_answer_threshold": no_answer_threshold}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Threshold 0: every best span counts as an answer, so output shapes can be checked."""
+    return write_tiny_reader(tmp_path_factory.mktemp("tiny-reader"), no_answer_threshold=0.0)
+
+
+BUNDLED_READER_MISSING = "the bundled reader qa_bot/models/reader has not been trained into the package yet"
+
+
+def bundled_reader_available() -> bool:
+    from qa_bot.settings import BUNDLED_READER
+
+    return (BUNDLED_READER / "model.safetensors").is_file()
