@@ -43,7 +43,7 @@ from qa_bot.settings import Settings
 from qa_bot.types import Article, ArticleInfo, Passage, Sentence
 
 FORMAT_VERSION = 1
-HNSW_M = 32  # graph degree: recall@50 stays high on 384-d MiniLM vectors at 1M
+HNSW_M = 32  # graph degree; costs 2 * M * 4 bytes per vector on top of the vectors themselves
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # must exceed settings.retrieve_k (50) to return that many good neighbours
 
@@ -107,7 +107,7 @@ def faiss_description(index: faiss.Index) -> dict:
     if isinstance(index, faiss.IndexHNSW):
         return {
             "kind": "hnsw",
-            "M": HNSW_M,
+            "M": index.hnsw.nb_neighbors(1),
             "ef_construction": index.hnsw.efConstruction,
             "ef_search": index.hnsw.efSearch,
         }
@@ -184,13 +184,29 @@ def _read_manifest(index_dir: Path, version: str) -> dict:
         raise IndexUnusable(
             f"index at {index_dir} is damaged (unreadable {MANIFEST}); {_rebuild_hint(index_dir)}"
         ) from None
-    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
-        found = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict):
+        manifest = {}
+    if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexUnusable(
-            f"index at {index_dir} has format {found}, this qa-bot reads format {FORMAT_VERSION}; "
-            f"{_rebuild_hint(index_dir, manifest.get('corpus_dir') if isinstance(manifest, dict) else None)}"
+            f"index at {index_dir} has format {manifest.get('format_version')}, this qa-bot reads format "
+            f"{FORMAT_VERSION}; {_rebuild_hint(index_dir, manifest.get('corpus_dir'))}"
         )
+    if not _manifest_is_complete(manifest):
+        raise IndexUnusable(f"index at {index_dir} is damaged (incomplete {MANIFEST}); {_rebuild_hint(index_dir)}")
     return manifest
+
+
+def _manifest_is_complete(manifest: dict) -> bool:
+    try:
+        return (
+            isinstance(manifest["embedder"], dict)
+            and isinstance(manifest["dimension"], int)
+            and isinstance(manifest["counts"]["passages"], int)
+            and {STORE, VECTORS, FAISS_INDEX} <= set(manifest["files"])
+            and all(isinstance(f["bytes"], int) and isinstance(f["crc32"], str) for f in manifest["files"].values())
+        )
+    except (KeyError, TypeError, AttributeError):
+        return False
 
 
 def _verify_files(index_dir: Path, version_dir: Path, manifest: dict, names: list[str] | None = None) -> None:
@@ -256,7 +272,7 @@ class OpenIndex:
     def load(cls, index_dir: Path, embedder_identity: dict | None = None) -> OpenIndex:
         index_dir = Path(index_dir)
         version = _read_current(index_dir)
-        for _attempt in range(3):
+        for _retry in range(2):
             try:
                 return cls._load_version(index_dir, version, embedder_identity)
             except IndexUnusable:
@@ -286,13 +302,14 @@ class OpenIndex:
             reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
             raise IndexUnusable(f"index at {index_dir} is damaged ({reason}); {hint}") from None
         sizes = {
-            "vectors.npy": vector_rows,
-            "faiss.index": faiss_index.ntotal,
-            "BM25": int(bm25.scores["num_docs"]),
-            "store.sqlite": stored_passages,
+            VECTORS: vector_rows,
+            FAISS_INDEX: faiss_index.ntotal,
+            BM25_DIR: int(bm25.scores["num_docs"]),
+            STORE: stored_passages,
         }
         wrong = {name: n for name, n in sizes.items() if n != expected}
         if wrong or vector_dimension != manifest["dimension"] or faiss_index.d != manifest["dimension"]:
+            connection.close()
             found = ", ".join(f"{name} {n}" for name, n in wrong.items()) or "vector dimension"
             raise IndexUnusable(f"index at {index_dir} is inconsistent ({found} passages, manifest {expected}); {hint}")
         return cls(index_dir, version, manifest, faiss_index, bm25, connection)
@@ -396,7 +413,8 @@ class _Previous:
     manifest: dict
     connection: sqlite3.Connection
     vectors: np.ndarray  # memory-mapped
-    articles: dict[str, Article]  # by article_id, without text (loaded on demand)
+    articles: dict[str, Article]  # by article_id; metadata only (text is "")
+    intact: bool  # FAISS and BM25 files pass their checks too, so the version can stay live as it is
 
     def sentences(self, article_id: str) -> list[Sentence]:
         sql = f'SELECT {_select(Sentence)} FROM sentences WHERE article_id = ? ORDER BY "index"'
@@ -426,7 +444,12 @@ def _open_previous(index_dir: Path) -> tuple[_Previous | None, str | None]:
         return None, str(error)
     except (OSError, ValueError, sqlite3.DatabaseError) as error:
         return None, f"previous index unreadable ({type(error).__name__})"
-    return _Previous(version, manifest, connection, vectors, articles), None
+    try:
+        _verify_files(index_dir, version_dir, manifest)
+        intact = True
+    except IndexUnusable:
+        intact = False
+    return _Previous(version, manifest, connection, vectors, articles, intact), None
 
 
 def _tokenizer_fingerprint(tokenizer: Any) -> str:
@@ -505,51 +528,64 @@ def sync_index(
 ) -> SyncReport:
     """Bring the index in line with the corpus folder, re-embedding only new or changed articles."""
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with _exclusive_lock(index_dir):
-        versions_dir = index_dir / VERSIONS
-        versions_dir.mkdir(exist_ok=True)
-        for stale in versions_dir.glob("*" + PARTIAL_SUFFIX):
-            shutil.rmtree(stale, ignore_errors=True)  # left by an indexer that was killed
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        with _exclusive_lock(index_dir):
+            return _sync_locked(corpus_dir, index_dir, settings, rebuild, progress, embedder)
+    except OSError as error:  # disk full, permissions: the live version (if any) is untouched
+        raise QABotError(
+            f"cannot update the index at {index_dir} ({error.strerror or error}); the previous version stays in use"
+        ) from error
 
-        scan = scan_corpus(corpus_dir, settings.max_article_bytes)
-        if not scan.articles:
-            first = f" ({scan.problems[0]})" if scan.problems else ""
-            raise QABotError(f"no readable articles in {corpus_dir}{first}; add article files and run again")
-        articles = sorted({a.article_id: a for a in scan.articles}.values(), key=lambda a: a.path)
-        embedder = embedder or Embedder(settings.embedder_path())
-        tokenizer = _load_tokenizer(settings)
-        built_with = {
-            "corpus_dir": str(corpus_dir.resolve()),
-            "embedder": embedder.identity(),
-            "dimension": embedder.dimension,
-            "tokenizer": {"name": Path(settings.reader_path()).name, "fingerprint": _tokenizer_fingerprint(tokenizer)},
-            "passage_tokens": settings.passage_tokens,
-        }
 
-        previous, why_not = _open_previous(index_dir)
-        report = _count_changes(articles, previous)
-        report.problems = list(scan.problems)
-        if why_not and (index_dir / CURRENT).exists():
-            report.problems.append(f"previous index not reused: {why_not}")
-        try:
-            reusable = previous if previous and not rebuild else None
-            if reusable and _reuse_key(reusable.manifest) != _reuse_key(built_with):
-                report.problems.append("embedder, reader tokenizer or passage size changed: re-embedding everything")
-                reusable = None
-            if reusable and _same_articles(reusable, articles):
-                report.passages, report.version = reusable.manifest["counts"]["passages"], reusable.version
-                return report  # nothing changed: keep serving the live version
-            sentences, passages, vectors, report.embedded = _assemble(
-                articles, reusable, embedder, tokenizer, settings.passage_tokens, progress
-            )
-            report.passages = len(passages)
-            report.version = _write_version(index_dir, built_with, articles, sentences, passages, vectors, settings)
-        finally:
-            if previous is not None:
-                previous.connection.close()
-        _remove_old_versions(index_dir, keep={report.version, previous.version if previous else ""})
-        return report
+def _sync_locked(
+    corpus_dir: Path, index_dir: Path, settings: Settings, rebuild: bool, progress: bool, embedder: Embedder | None
+) -> SyncReport:
+    versions_dir = index_dir / VERSIONS
+    versions_dir.mkdir(exist_ok=True)
+    for stale in versions_dir.glob("*" + PARTIAL_SUFFIX):
+        shutil.rmtree(stale, ignore_errors=True)  # left by an indexer that was killed
+
+    scan = scan_corpus(corpus_dir, settings.max_article_bytes)
+    if not scan.articles:
+        first = f" ({scan.problems[0]})" if scan.problems else ""
+        raise QABotError(f"no readable articles in {corpus_dir}{first}; add article files and run again")
+    articles = sorted({a.article_id: a for a in scan.articles}.values(), key=lambda a: a.path)
+    embedder = embedder or Embedder(settings.embedder_path())
+    tokenizer = _load_tokenizer(settings)
+    built_with = {
+        "corpus_dir": str(corpus_dir.resolve()),
+        "embedder": embedder.identity(),
+        "dimension": embedder.dimension,
+        "tokenizer": {"name": Path(settings.reader_path()).name, "fingerprint": _tokenizer_fingerprint(tokenizer)},
+        "passage_tokens": settings.passage_tokens,
+    }
+
+    previous, why_not = _open_previous(index_dir)
+    report = _count_changes(articles, previous)
+    report.problems = list(scan.problems)
+    if why_not and (index_dir / CURRENT).exists():
+        report.problems.append(f"previous index not reused: {why_not}")
+    try:
+        reusable = previous if previous and not rebuild else None
+        if reusable and _reuse_key(reusable.manifest) != _reuse_key(built_with):
+            report.problems.append("embedder, reader tokenizer or passage size changed: re-embedding everything")
+            reusable = None
+        if reusable and reusable.intact and _same_articles(reusable, articles):
+            report.passages, report.version = reusable.manifest["counts"]["passages"], reusable.version
+            return report  # nothing changed: keep serving the live version
+        sentences, passages, vectors, report.embedded = _assemble(
+            articles, reusable, embedder, tokenizer, settings.passage_tokens, progress
+        )
+        if not passages:
+            raise QABotError(f"the articles in {corpus_dir} contain no text to index; add articles and run again")
+        report.passages = len(passages)
+        report.version = _write_version(index_dir, built_with, articles, sentences, passages, vectors, settings)
+    finally:
+        if previous is not None:
+            previous.connection.close()
+    _remove_old_versions(index_dir, keep={report.version, previous.version if previous else ""})
+    return report
 
 
 def _count_changes(articles: list[Article], previous: _Previous | None) -> SyncReport:
@@ -622,6 +658,27 @@ def _write_version(
     version = _new_version_id()
     partial_dir = index_dir / VERSIONS / (version + PARTIAL_SUFFIX)
     partial_dir.mkdir()
+    try:
+        _write_files(partial_dir, version, built_with, articles, sentences, passages, vectors, settings)
+    except BaseException:
+        shutil.rmtree(partial_dir, ignore_errors=True)  # (a kill -9 leaves it for the next run instead)
+        raise
+    os.rename(partial_dir, index_dir / VERSIONS / version)
+    _fsync(index_dir / VERSIONS)
+    _switch_current(index_dir, version)
+    return version
+
+
+def _write_files(
+    partial_dir: Path,
+    version: str,
+    built_with: dict,
+    articles: list[Article],
+    sentences: list[Sentence],
+    passages: list[Passage],
+    vectors: np.ndarray,
+    settings: Settings,
+) -> None:
     _write_store(partial_dir / STORE, articles, sentences, passages)
     np.save(partial_dir / VECTORS, vectors)
     faiss_index = build_faiss(vectors, settings)
@@ -642,10 +699,6 @@ def _write_version(
     }
     (partial_dir / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     _fsync_tree(partial_dir)
-    os.rename(partial_dir, index_dir / VERSIONS / version)
-    _fsync(index_dir / VERSIONS)
-    _switch_current(index_dir, version)
-    return version
 
 
 def _reuse_key(manifest: dict) -> tuple:

@@ -247,6 +247,7 @@ DAMAGE = {
     "deleted vectors": (lambda v: (v / "vectors.npy").unlink(), "vectors.npy"),
     "flipped byte in bm25": (lambda v: _flip_middle_byte(v / "bm25" / "data.csc.index.npy"), "bm25/data.csc.index.npy"),
     "unreadable manifest": (lambda v: (v / "manifest.json").write_text("{"), "manifest.json"),
+    "incomplete manifest": (lambda v: (v / "manifest.json").write_text('{"format_version": 1}'), "manifest.json"),
     "faiss row count differs": (_swap_in_smaller_faiss_with_matching_checksum, "faiss.index"),
     "version folder gone": (lambda v: shutil.rmtree(v), "missing"),
 }
@@ -276,6 +277,14 @@ def test_sync_rebuilds_over_a_damaged_index(built: Path, index_copy: Path) -> No
     assert [[hit[0] for hit in hits] for hits in retrieval_snapshot(rebuilt)] == [
         [hit[0] for hit in hits] for hits in retrieval_snapshot(original)
     ]
+
+
+@pytest.mark.slow
+def test_sync_repairs_a_damaged_faiss_index_reusing_the_intact_vectors(built: Path, index_copy: Path) -> None:
+    _truncate(live_version_dir(index_copy) / "faiss.index")
+    report = sync_index(built / "corpus", index_copy, index_settings(), progress=False, embedder=minilm())
+    assert (report.unchanged, report.embedded) == (len(ARTICLES), 0)
+    assert retrieval_snapshot(OpenIndex.load(index_copy)) == retrieval_snapshot(OpenIndex.load(built / "index"))
 
 
 # --- readers and writers ----------------------------------------------------------------------
