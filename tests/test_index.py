@@ -68,11 +68,13 @@ def minilm() -> Embedder:
 @lru_cache(maxsize=1)
 def reader_tokenizer_dir() -> Path:
     """A reader folder holding only the MiniLM tokenizer (same BERT-uncased vocabulary as the bundled reader)."""
+    import atexit
     import tempfile
 
     from transformers import AutoTokenizer
 
     folder = Path(tempfile.mkdtemp(prefix="qa-bot-reader-tokenizer-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     AutoTokenizer.from_pretrained(bundled_embedder()).save_pretrained(folder)
     return folder
 
