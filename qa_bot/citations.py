@@ -20,6 +20,7 @@ EDGE_PUNCTUATION = set(",.;:!?…-–—/\\'\"“”‘’«»()[]{}")  # symbol
 CLOSER_TO_OPENER = {")": "(", "]": "[", "}": "{", "”": "“", "’": "‘", "»": "«", '"': '"', "'": "'"}
 INITIALISM = re.compile(r"(?:^|[^A-Za-z.])(?:[A-Za-z]\.){2,}$")  # "U.S." keeps its final period
 ARTICLES = re.compile(r"\b(a|an|the)\b")
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 def normalize_answer(text: str) -> str:
@@ -76,9 +77,13 @@ def build_answers(
     article_text_for: Callable[[str], str],
     threshold: float,
     max_answers: int = 5,
+    list_item_threshold: float = 0.5,
 ) -> list[Answer]:
     """Cited answers, best first, from spans scoring at least ``threshold``.
 
+    A span scoring at least ``list_item_threshold`` also counts when it lies in a sentence
+    that already gave an answer: list answers ("Erbil and Al-Assad Air Bases ... as well as
+    Camp Taji") sit in one sentence, and the reader scores the later items lower.
     ``retrieved`` maps passage_id to the retrieved passage each span was read from;
     ``sentences_for(article_id)`` gives the article's sentences in order and
     ``article_text_for(article_id)`` its text (each called at most once per article).
@@ -86,16 +91,17 @@ def build_answers(
     sentences: dict[str, Sequence[Sentence]] = {}
     texts: dict[str, str] = {}
     drafts: list[_Draft] = []
+    answered_sentences: set[tuple[str, int]] = set()
     for span in sorted(spans, key=lambda s: s.score, reverse=True):
-        if span.score < threshold:
+        if span.score < min(threshold, list_item_threshold):
             break
         hit = retrieved[span.passage_id]
         passage = hit.passage
         start, end = trim_span(passage.text, span.start, span.end)
         text = passage.text[start:end]
         key = normalize_answer(text)
-        if not key:
-            continue
+        if not key or PARAGRAPH_BREAK.search(text):
+            continue  # nothing left, or a span running across paragraphs (e.g. title into body)
         article_id = passage.article_id
         answer_start, answer_end = passage.start + start, passage.start + end
         if any(
@@ -108,6 +114,9 @@ def build_answers(
             sentences[article_id] = sentences_for(article_id)
             texts[article_id] = article_text_for(article_id)
         sentence_start, sentence_end = cited_range(sentences[article_id], answer_start, answer_end)
+        if span.score < threshold and (article_id, sentence_start) not in answered_sentences:
+            continue
+        answered_sentences.add((article_id, sentence_start))
         citation = Citation(
             article_id=article_id,
             title=hit.article.title,

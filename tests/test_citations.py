@@ -101,10 +101,30 @@ def test_trimmed_answer_offsets_follow_the_trim():
 
 
 def test_spans_below_the_threshold_are_dropped():
-    spans = [span("bases:0", "Erbil", 0.61), span("bases:0", "Camp Taji", 0.59)]
+    spans = [span("bases:0", "Erbil", 0.61), span("bases:1", "Kurdistan 24", 0.59)]
     assert [a.text for a in answers(spans, threshold=0.6)] == ["Erbil"]
     assert answers(spans, threshold=0.62) == []
-    assert [a.text for a in answers(spans, threshold=0.59)] == ["Erbil", "Camp Taji"]
+    assert [a.text for a in answers(spans, threshold=0.59)] == ["Erbil", "Kurdistan 24"]
+
+
+def test_a_weaker_list_item_counts_only_in_a_sentence_that_already_answers():
+    spans = [span("bases:0", "Erbil", 0.99), span("bases:0", "Camp Taji", 0.7), span("bases:1", "Kurdistan 24", 0.9)]
+    assert [a.text for a in answers(spans, threshold=0.95)] == ["Erbil", "Camp Taji"]
+    assert answers([span("bases:0", "Camp Taji", 0.7)], threshold=0.95) == []
+    assert [a.text for a in answers([*spans, span("bases:0", "Baghdad", 0.4)], threshold=0.95)] == ["Erbil", "Camp Taji"]
+
+
+def test_a_span_running_across_a_paragraph_break_is_not_an_answer():
+    across = span("bases:1", "Col. Myles B. Caggins III is the spokesman. He", 0.99)
+    assert answers([across]) != []  # one space between sentences: a cross-sentence answer is still allowed
+    text = BASES_TEXT
+    paragraph_span_start = text.index("Baghdad.")
+    passage = make_passage("bases", 3, 1, 2)
+    retrieved = {passage.passage_id: Retrieved(passage, RETRIEVED["bases:0"].article, 0.1, 0)}
+    local_start = paragraph_span_start - passage.start
+    local_end = text.index("Col. Myles") + len("Col. Myles") - passage.start
+    over_break = Span(passage.passage_id, local_start, local_end, passage.text[local_start:local_end], 0.99, 0.0)
+    assert build_answers([over_break], retrieved, SENTENCES.__getitem__, TEXTS.__getitem__, 0.5) == []
 
 
 def test_multi_answer_list_gives_distinct_answers_best_first():
