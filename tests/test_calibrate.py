@@ -7,15 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
-from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
 from qa_bot.errors import QABotError
 from qa_bot.reader import Reader
-from qa_bot.settings import Settings, bundled_embedder
+from qa_bot.settings import Settings
 from qa_bot.training.calibrate import calibrate, run
 from qa_bot.training.squad_data import SquadExample
 from qa_bot.types import Span
+from tests.conftest import write_tiny_reader
 
 
 def answerable(text: str, score: float | None, gold: str = "Erbil") -> tuple[SquadExample, Span | None]:
@@ -76,19 +75,8 @@ def squad_file(folder: Path) -> Path:
     return path
 
 
-def tiny_reader(folder: Path) -> Path:
-    tokenizer = AutoTokenizer.from_pretrained(bundled_embedder(), local_files_only=True)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-    )
-    BertForQuestionAnswering(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
 def test_run_writes_the_threshold_the_reader_then_uses(tmp_path: Path):
-    reader_dir = tiny_reader(tmp_path / "reader")
+    reader_dir = write_tiny_reader(tmp_path / "reader")
     squad = squad_file(tmp_path)
     with pytest.raises(QABotError, match="training_config.json"):
         run(squad, reader_dir, settings=Settings(reader_precision="fp32", threads=1))

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
 
 from qa_bot.errors import QABotError
 from qa_bot.reader import QUESTION_TOKEN_BUDGET, Reader
-from qa_bot.settings import Settings, bundled_embedder
+from qa_bot.settings import Settings
 from qa_bot.types import Passage
+from tests.conftest import write_tiny_reader
 
 TEXTS = [
     "The coalition spokesman, Col. Myles Caggins, said forces remain at Erbil, Al-Assad Air Base and Camp Taji.",
@@ -25,15 +25,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("reader")
-    tokenizer = AutoTokenizer.from_pretrained(bundled_embedder(), local_files_only=True)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-    )
-    BertForQuestionAnswering(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return write_tiny_reader(tmp_path_factory.mktemp("reader"))
 
 
 def passages(texts: list[str]) -> list[Passage]:
