@@ -17,8 +17,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from qa_bot.errors import QABotError  # noqa: E402
-from qa_bot.settings import Settings  # noqa: E402
+from qa_bot.errors import QABotError
+from qa_bot.settings import Settings
 
 EXIT_FAILURE = 1
 
@@ -28,13 +28,17 @@ def _add_index_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qa-bot", description="Answer questions over a folder of articles, with citations.")
+    parser = argparse.ArgumentParser(
+        prog="qa-bot", description="Answer questions over a folder of articles, with citations."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     index = commands.add_parser("index", help="sync the index with a corpus folder")
     index.add_argument("corpus_dir", nargs="?", type=Path, default=Path("corpus"))
     _add_index_dir(index)
-    index.add_argument("--rebuild", action="store_true", help="re-embed everything instead of reusing unchanged articles")
+    index.add_argument(
+        "--rebuild", action="store_true", help="re-embed everything instead of reusing unchanged articles"
+    )
 
     ask = commands.add_parser("ask", help="answer a question (or a file of questions)")
     ask.add_argument("question", nargs="?")
@@ -86,11 +90,11 @@ def format_response(response) -> str:
     lines += [f"note: {notice}" for notice in response.notices]
     if not response.answers:
         lines.append("Not in these articles: no passage answers this question confidently.")
-        lines += [f"  closest: {r.article.title} — \"{r.passage.text[:120]}...\"" for r in response.retrieved[:3]]
+        lines += [f'  closest: {r.article.title} — "{r.passage.text[:120]}..."' for r in response.retrieved[:3]]
     for number, answer in enumerate(response.answers, 1):
         lines.append(f"{number}. {answer.text}  (confidence {answer.score:.2f})")
         for citation in answer.citations:
-            lines.append(f"   \"{citation.sentence}\"")
+            lines.append(f'   "{citation.sentence}"')
             where = ", ".join(filter(None, [citation.title, citation.source, citation.url, citation.date]))
             lines.append(f"   — {where} [chars {citation.answer_start}-{citation.answer_end}]")
     lines.append(f"({response.latency_ms:.0f} ms)")
@@ -101,7 +105,9 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     from qa_bot.pipeline import QABot, clean_question
 
     if (args.question is None) == (args.questions is None):
-        raise QABotError('give either a QUESTION or --questions FILE, e.g. qa-bot ask "Which bases host Coalition troops?"')
+        raise QABotError(
+            'give either a QUESTION or --questions FILE, e.g. qa-bot ask "Which bases host Coalition troops?"'
+        )
     if args.questions is not None and not args.questions.is_file():
         raise QABotError(f"questions file '{args.questions}' does not exist")
     if args.question is not None:

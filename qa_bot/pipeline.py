@@ -64,7 +64,7 @@ class QABot:
         self._index_lock = threading.Lock()
 
     @classmethod
-    def from_index(cls, index_dir: Path | str, settings: Settings | None = None) -> "QABot":
+    def from_index(cls, index_dir: Path | str, settings: Settings | None = None) -> QABot:
         settings = settings or Settings()
         embedder = Embedder(settings.embedder_path())
         live = _open_live(Path(index_dir), embedder, settings)  # a missing index fails before the reader loads

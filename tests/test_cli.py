@@ -25,7 +25,15 @@ ARTICLE = (
 )
 CONTRACT_KEYS = {"question", "answers", "latency_ms"}
 CITATION_KEYS = {
-    "article_id", "title", "source", "url", "sentence", "sentence_start", "sentence_end", "answer_start", "answer_end",
+    "article_id",
+    "title",
+    "source",
+    "url",
+    "sentence",
+    "sentence_start",
+    "sentence_end",
+    "answer_start",
+    "answer_end",
 }
 
 
@@ -83,7 +91,12 @@ def test_ask_json_follows_the_contract_with_offsets_into_the_article(index: Path
             assert set(citation) == CITATION_KEYS
             assert ARTICLE[citation["answer_start"] : citation["answer_end"]] == answer["text"]
             assert ARTICLE[citation["sentence_start"] : citation["sentence_end"]] == citation["sentence"]
-            assert citation["sentence_start"] <= citation["answer_start"] < citation["answer_end"] <= citation["sentence_end"]
+            assert (
+                citation["sentence_start"]
+                <= citation["answer_start"]
+                < citation["answer_end"]
+                <= citation["sentence_end"]
+            )
             assert citation["title"] == "Airport reopens in Erbil"
 
 
@@ -130,7 +143,11 @@ def test_missing_corpus_fails_and_leaves_the_index_intact(index: Path, tmp_path:
 def test_installed_command_exits_non_zero_without_traceback(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "qa_bot.cli", "ask", "Where?", "--index-dir", str(tmp_path / "missing")],
-        capture_output=True, text=True, env=os.environ | {"HF_HUB_OFFLINE": "1"}, timeout=300,
+        check=False,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        timeout=300,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and result.stderr.startswith("error: no index at")

