@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import json
 import re
-import string
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +22,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from qa_bot.citations import normalize_answer
 from qa_bot.errors import QABotError
 from qa_bot.settings import PACKAGE_DIR, Settings
 from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles
@@ -35,16 +35,6 @@ QUESTION_TYPES = ("who", "what", "when", "where", "why", "how many", "how much",
 RECALL_DEPTHS = (1, 5, 10)
 
 # ---------------------------------------------------------------- scoring (official SQuAD semantics)
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCTUATION = set(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """Lower case, drop punctuation and articles, collapse white space (SQuAD's normalize_answer)."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
 
 def _gold_or_empty(gold_answers: Sequence[str]) -> list[str]:
     # v2.0: an unanswerable question has the single gold answer "" (no answer).
