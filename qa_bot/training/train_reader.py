@@ -32,6 +32,8 @@ class TrainConfig:
     squad: str
     out: str
     backbone: str = ""
+    # Continue from an earlier reader's weights (a second stage) instead of the bare backbone.
+    init_from: str = ""
     seed: int = 13
     holdout_fraction: float = 0.1
     negative_ratio: float = 0.3
@@ -172,7 +174,8 @@ def train(config: TrainConfig) -> Path:
     warmup = int(total_steps * config.warmup_fraction)
     log.info("%d features, %d steps of %d", len(features), total_steps, config.batch_size)
 
-    model = AutoModelForQuestionAnswering.from_pretrained(config.backbone)
+    # fp32 master weights: the shipped reader is stored in fp16.
+    model = AutoModelForQuestionAnswering.from_pretrained(config.init_from or config.backbone, dtype=torch.float32)
     decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
     no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
     optimizer = torch.optim.AdamW(
