@@ -19,7 +19,7 @@ from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from qa_bot.errors import QABotError
 from qa_bot.settings import Settings
-from qa_bot.spans import decode_spans, to_passage_spans
+from qa_bot.spans import ScoreCalibration, decode_spans, to_passage_spans
 from qa_bot.types import Passage, Span
 
 READER_CONFIG = "reader_config.json"  # written by qa_bot.training.calibrate
@@ -87,7 +87,9 @@ class Reader:
         training = _read_json(folder / TRAINING_CONFIG)
         self.max_length = int(training.get("max_length", DEFAULT_MAX_LENGTH))
         self.doc_stride = int(training.get("doc_stride", DEFAULT_DOC_STRIDE))
-        calibrated = _read_json(folder / READER_CONFIG).get("no_answer_threshold", DEFAULT_THRESHOLD)
+        reader_config = _read_json(folder / READER_CONFIG)
+        self.score_calibration = ScoreCalibration(**reader_config.get("score_calibration", {}))
+        calibrated = reader_config.get("no_answer_threshold", DEFAULT_THRESHOLD)
         self.threshold = float(settings.no_answer_threshold if settings.no_answer_threshold is not None else calibrated)
 
     def read(self, question: str, passages: Sequence[Passage]) -> ReadResult:
@@ -191,7 +193,12 @@ class Reader:
             context_mask[row, :n] = window.context_mask
             offsets[row, :n] = window.offsets
         token_spans = decode_spans(
-            start_logits, end_logits, context_mask, self.settings.max_answer_tokens, SPANS_PER_FEATURE
+            start_logits,
+            end_logits,
+            context_mask,
+            self.settings.max_answer_tokens,
+            SPANS_PER_FEATURE,
+            self.score_calibration,
         )
         feature_passages = [window.passage_index for window in query.windows]
         return to_passage_spans(token_spans, offsets, feature_passages, query.passages)

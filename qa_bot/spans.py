@@ -29,6 +29,21 @@ class TokenSpan:
     score: float
 
 
+@dataclass(frozen=True)
+class ScoreCalibration:
+    """Platt scaling of span logits: score = sigmoid(scale * logit + bias).
+
+    Fitted by ``qa_bot.training.calibrate`` so that a score is the probability that
+    the span is a right answer; the identity (1, 0) is the uncalibrated margin.
+    """
+
+    scale: float = 1.0
+    bias: float = 0.0
+
+    def __call__(self, logit: np.ndarray | float) -> np.ndarray | float:
+        return sigmoid(self.scale * np.asarray(logit) + self.bias)
+
+
 def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x)))  # the tanh form cannot overflow
 
@@ -39,6 +54,7 @@ def decode_spans(
     context_mask: np.ndarray,
     max_answer_tokens: int,
     per_feature: int = 3,
+    calibration: ScoreCalibration = ScoreCalibration(),
 ) -> list[TokenSpan]:
     """The best ``per_feature`` non-overlapping valid spans of each feature, best first overall.
 
@@ -66,7 +82,7 @@ def decode_spans(
             if not np.isfinite(scores[start, end]):
                 break
             logit = float(scores[start, end])
-            spans.append(TokenSpan(feature, int(start), int(end), logit, float(sigmoid(logit))))
+            spans.append(TokenSpan(feature, int(start), int(end), logit, float(calibration(logit))))
             # drop every span overlapping the chosen one: s <= end and e >= start
             scores[(positions[:, None] <= end) & (positions[None, :] >= start)] = -np.inf
     spans.sort(key=lambda span: span.span_logit, reverse=True)

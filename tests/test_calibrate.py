@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,41 +12,62 @@ import pytest
 from qa_bot.errors import QABotError
 from qa_bot.reader import Reader
 from qa_bot.settings import Settings
-from qa_bot.training.calibrate import calibrate, run
+from qa_bot.spans import ScoreCalibration
+from qa_bot.training import calibrate as calibrate_module
+from qa_bot.training.calibrate import best_spans, calibrate, run
 from qa_bot.training.squad_data import SquadExample
 from qa_bot.types import Span
 from tests.conftest import write_tiny_reader
 
 
-def answerable(text: str, score: float | None, gold: str = "Erbil") -> tuple[SquadExample, Span | None]:
+def answerable(text: str, logit: float | None, gold: str = "Erbil") -> tuple[SquadExample, Span | None]:
     example = SquadExample("q", "A", "Where?", "ctx", (gold,), 0)
-    return example, None if score is None else Span("p", 0, len(text), text, score, 0.0)
+    return example, None if logit is None else Span("p", 0, len(text), text, 0.0, logit)
 
 
-def negative(score: float) -> Span:
-    return Span("p", 0, 5, "Duhok", score, 0.0)
+def negative(logit: float) -> Span:
+    return Span("p", 0, 5, "Duhok", 0.0, logit)
 
 
 def test_threshold_is_the_highest_that_still_answers_ninety_percent():
-    scores = [0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.55]
-    positives = [answerable("Erbil", s) for s in scores] + [answerable("", None)]  # no span at all counts as 0
-    negatives = [negative(s) for s in (0.1, 0.3, 0.5, 0.6, 0.9)]
+    logits = [5, 4, 3, 2, 1, 0, -1, -2, -3]
+    positives = [answerable("Erbil", x) for x in logits] + [answerable("", None)]  # no span at all is the lowest
+    positives[6] = answerable("Duhok", -1)  # a wrong best span
+    negatives = [negative(x) for x in (-6, -4, -2, -1, 4)]
     result = calibrate(positives, negatives, min_answered=0.9)
-    assert result.no_answer_threshold == 0.55  # 9 of 10 answerable questions clear it, a higher one loses one more
+    scaling = ScoreCalibration(result.score_scale, result.score_bias)
+    assert result.no_answer_threshold == round(float(scaling(-3)), 4)  # 9 of 10 clear it, a higher one loses one more
     assert result.answered_rate == 0.9
-    assert result.rejected_rate == result.no_answer_recall == 0.6  # 0.1, 0.3, 0.5 fall below
-    assert result.no_answer_precision == 0.75  # 3 rejected negatives, 1 rejected answerable question
-    assert result.exact_match == 0.9
+    assert result.rejected_rate == result.no_answer_recall == 0.4  # -6 and -4 fall below
+    assert result.no_answer_precision == round(2 / 3, 4)  # 2 rejected negatives, 1 rejected answerable question
+    assert result.exact_match == 0.8
+
+
+def test_scores_become_probabilities_of_a_right_answer():
+    # Right answers spread over high logits, wrong ones (and wrong paragraphs) over low ones, with overlap.
+    positives = [answerable("Erbil", x) for x in (6, 5, 4, 3, 2, 1)] + [answerable("Duhok", x) for x in (3, 0, -1)]
+    negatives = [negative(x) for x in (-5, -4, -3, -2, -1, 0, 2)]
+    result = calibrate(positives, negatives)
+    scaling = ScoreCalibration(result.score_scale, result.score_bias)
+    scores = [float(scaling(x)) for x in (6, 5, 4, 3, 2, 1, 3, 0, -1, -5, -4, -3, -2, -1, 0, 2)]
+    assert result.score_scale > 0 and scaling(4) > 0.8 and scaling(-4) < 0.2
+    assert abs(sum(scores) / len(scores) - 6 / 16) < 0.01  # on average as confident as it is right
+    assert 0 <= result.calibration_error < 0.2
 
 
 def test_exact_match_uses_squad_normalisation():
-    result = calibrate([answerable("the Erbil.", 0.9), answerable("Duhok", 0.8)], [negative(0.1)])
+    result = calibrate([answerable("the Erbil.", 2), answerable("Duhok", 1)], [negative(-1)])
     assert result.exact_match == 0.5
 
 
 def test_calibration_without_negatives_is_a_clear_error():
     with pytest.raises(QABotError, match="wrong-paragraph"):
         calibrate([answerable("Erbil", 0.9)], [])
+
+
+def test_calibration_of_a_reader_that_is_never_right_is_a_clear_error():
+    with pytest.raises(QABotError, match="right and wrong"):
+        calibrate([answerable("Duhok", 3)], [negative(-1)])
 
 
 def squad_file(folder: Path) -> Path:
@@ -75,19 +97,43 @@ def squad_file(folder: Path) -> Path:
     return path
 
 
-def test_run_writes_the_threshold_the_reader_then_uses(tmp_path: Path):
+def oracle_spans(reader, pairs, batch_size=32, progress=False):
+    """Reads like a decent reader: the town of the asked part is right (high logit), any other town wrong."""
+    spans = []
+    for question, context in pairs:
+        asked = re.search(r"part (\d)", question).group(1)
+        town = re.search(r"Town\d(\d)", context)
+        logit = 4.0 if town.group(1) == asked else -2.0
+        spans.append(Span("p", town.start(), town.end(), town.group(), 0.0, logit + 0.1 * (len(spans) % 3)))
+    return spans
+
+
+def test_best_spans_reads_every_pair_within_its_context(tmp_path: Path):
+    reader = Reader(str(write_tiny_reader(tmp_path / "reader")), Settings(reader_precision="fp32", threads=1))
+    pairs = [("Where is the base?", "The base is at Erbil."), ("Who?", "Caggins spoke for the coalition in Baghdad.")]
+    spans = best_spans(reader, pairs, batch_size=1)
+    assert len(spans) == 2
+    for span, (_, context) in zip(spans, pairs):
+        assert span.text == context[span.start : span.end] and span.text.strip()
+
+
+def test_run_writes_the_calibration_the_reader_then_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     reader_dir = write_tiny_reader(tmp_path / "reader")
     squad = squad_file(tmp_path)
     with pytest.raises(QABotError, match="training_config.json"):
         run(squad, reader_dir, settings=Settings(reader_precision="fp32", threads=1))
     (reader_dir / "training_config.json").write_text(json.dumps({"holdout_fraction": 0.5, "seed": 13}))
+    monkeypatch.setattr(calibrate_module, "best_spans", oracle_spans)
 
     result = run(squad, reader_dir, limit=0, batch_size=3, settings=Settings(reader_precision="fp32", threads=1))
 
     assert result.answerable == 8  # 2 held-out articles x 2 paragraphs x 2 questions
     assert result.wrong_paragraph == 8  # each paired with the article's other paragraph
-    assert result.answered_rate >= 0.9
+    assert result.answered_rate >= 0.9 and result.rejected_rate == 1.0
     written = json.loads((reader_dir / "reader_config.json").read_text())
     assert written["no_answer_threshold"] == result.no_answer_threshold
+    assert written["score_calibration"] == {"scale": result.score_scale, "bias": result.score_bias}
     assert written["calibration"]["answerable"] == 8 and written["calibration"]["data"] == "squad.json.gz"
-    assert Reader(str(reader_dir), Settings(reader_precision="fp32")).threshold == result.no_answer_threshold
+    reader = Reader(str(reader_dir), Settings(reader_precision="fp32"))
+    assert reader.threshold == result.no_answer_threshold
+    assert reader.score_calibration == ScoreCalibration(result.score_scale, result.score_bias)

@@ -6,12 +6,14 @@ import itertools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from qa_bot.errors import QABotError
 from qa_bot.reader import QUESTION_TOKEN_BUDGET, Reader
 from qa_bot.settings import Settings
+from qa_bot.spans import ScoreCalibration
 from qa_bot.types import Passage
 from tests.conftest import write_tiny_reader
 
@@ -126,14 +128,20 @@ def test_int8_reader_reads_valid_spans(model_dir: Path):
     assert spans and all(s.text == given[int(s.passage_id[3])].text[s.start : s.end] for s in spans)
 
 
-def test_threshold_comes_from_calibration_unless_overridden(model_dir: Path, tmp_path: Path):
-    assert Reader(str(model_dir), Settings(reader_precision="fp32")).threshold == 0.5
+def test_threshold_and_scores_come_from_calibration_unless_overridden(model_dir: Path, tmp_path: Path):
+    uncalibrated = Reader(str(model_dir), Settings(reader_precision="fp32"))
+    assert uncalibrated.threshold == 0.5 and uncalibrated.score_calibration == ScoreCalibration(1.0, 0.0)
     calibrated = tmp_path / "calibrated"
     for item in model_dir.iterdir():
         (calibrated / item.name).parent.mkdir(exist_ok=True)
         (calibrated / item.name).write_bytes(item.read_bytes())
-    (calibrated / "reader_config.json").write_text(json.dumps({"no_answer_threshold": 0.37}))
-    assert Reader(str(calibrated), Settings(reader_precision="fp32")).threshold == 0.37
+    (calibrated / "reader_config.json").write_text(
+        json.dumps({"no_answer_threshold": 0.37, "score_calibration": {"scale": 0.3, "bias": -1.8}})
+    )
+    reader = Reader(str(calibrated), Settings(reader_precision="fp32"))
+    assert reader.threshold == 0.37 and reader.score_calibration == ScoreCalibration(0.3, -1.8)
+    spans = reader.read("Where are coalition forces based?", passages(TEXTS[:1])).spans
+    assert spans[0].score == pytest.approx(1 / (1 + np.exp(-(0.3 * spans[0].span_logit - 1.8))))
     overridden = Settings(reader_precision="fp32", no_answer_threshold=0.8)
     assert Reader(str(calibrated), overridden).threshold == 0.8
 

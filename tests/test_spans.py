@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa_bot.spans import TokenSpan, decode_spans, to_passage_spans
+from qa_bot.spans import ScoreCalibration, TokenSpan, decode_spans, to_passage_spans
 from qa_bot.types import Passage
 
 TOKENS = 12
@@ -24,13 +24,16 @@ def feature(start_peaks: dict[int, float], end_peaks: dict[int, float], cls: flo
 
 
 def decode(
-    features: list[tuple[np.ndarray, ...]], max_answer_tokens: int = 30, per_feature: int = 3
+    features: list[tuple[np.ndarray, ...]],
+    max_answer_tokens: int = 30,
+    per_feature: int = 3,
+    calibration: ScoreCalibration = ScoreCalibration(),
 ) -> list[TokenSpan]:
     start = np.stack([f[0] for f in features])
     end = np.stack([f[1] for f in features])
     mask = np.zeros((len(features), TOKENS), dtype=bool)
     mask[:, CONTEXT] = True
-    return decode_spans(start, end, mask, max_answer_tokens, per_feature)
+    return decode_spans(start, end, mask, max_answer_tokens, per_feature, calibration)
 
 
 def test_best_span_and_its_score_relative_to_no_answer():
@@ -38,6 +41,16 @@ def test_best_span_and_its_score_relative_to_no_answer():
     assert (best.feature, best.start_token, best.end_token) == (0, 6, 8)
     assert best.span_logit == pytest.approx(4.0 + 3.0 - 1.0)
     assert best.score == pytest.approx(1 / (1 + np.exp(-6.0)))
+
+
+def test_calibrated_scores_rescale_without_reordering():
+    features = [feature({6: 4.0}, {8: 3.0}, cls=1.0), feature({7: 2.0}, {7: 1.0})]
+    calibration = ScoreCalibration(scale=0.3, bias=-1.8)
+    plain, calibrated = decode(features), decode(features, calibration=calibration)
+    assert [(s.feature, s.start_token, s.end_token) for s in calibrated] == [
+        (s.feature, s.start_token, s.end_token) for s in plain
+    ]
+    assert calibrated[0].score == pytest.approx(1 / (1 + np.exp(-(0.3 * 6.0 - 1.8))))  # 0.5: a coin flip
 
 
 def test_spans_outside_the_context_are_rejected():

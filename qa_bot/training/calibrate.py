@@ -1,11 +1,14 @@
-"""Calibrate the reader's no-answer threshold on the SQuAD articles held out from training.
+"""Calibrate the reader's scores and no-answer threshold on the SQuAD articles held out from training.
 
 Each held-out answerable question is read twice: with its own paragraph and
 with another paragraph of the same article (the hard negatives retrieval
-hands the reader). The threshold is the highest one that still answers
+hands the reader). Platt scaling of the best span's logit against "this span
+is right" (F1 >= 0.5 with a gold answer; never, for a wrong paragraph) turns
+scores into probabilities on that equal mix, so the confidence users see means
+something. The threshold is the highest one that still answers
 ``min_answered`` of the answerable questions, which rejects the most
-wrong-paragraph questions. It is written to ``reader_config.json`` in the
-reader folder, where ``qa_bot.reader.Reader`` picks it up.
+wrong-paragraph questions. Both are written to ``reader_config.json`` in the
+reader folder, where ``qa_bot.reader.Reader`` picks them up.
 
     python -m qa_bot.training.calibrate --squad ../shared/data/squad-train-v1.0.json.gz --reader qa_bot/models/reader
 """
@@ -22,16 +25,20 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
-from qa_bot.citations import normalize_answer
 from qa_bot.errors import QABotError
+from qa_bot.eval import exact_match, f1_score
 from qa_bot.reader import READER_CONFIG, TRAINING_CONFIG, Reader
 from qa_bot.settings import BUNDLED_READER, Settings
+from qa_bot.spans import ScoreCalibration
 from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles, wrong_paragraph_examples
 from qa_bot.types import Passage, Span
 
 PAIRS_PER_CALL = 256  # pairs handed to the reader at once, so progress shows
+RIGHT_ANSWER_F1 = 0.5  # a span at least this close to a gold answer counts as right for the score fit
+NO_SPAN_LOGIT = -30.0  # stands in for "no span fits the context": far below any real span
 
 
 def best_spans(
@@ -62,10 +69,30 @@ class Calibration:
     no_answer_precision: float  # of the questions given "no answer", the share that had none
     no_answer_recall: float  # == rejected_rate
     exact_match: float  # best span vs gold answers on answerable questions, before thresholding
+    score_scale: float  # Platt scaling of span logits, see qa_bot.spans.ScoreCalibration
+    score_bias: float
+    calibration_error: float  # expected calibration error of the scaled scores, 10 equal-width bins
 
 
-def _score(span: Span | None) -> float:
-    return span.score if span else 0.0
+def _logit(span: Span | None) -> float:
+    return span.span_logit if span else NO_SPAN_LOGIT
+
+
+def fit_score_calibration(logits: np.ndarray, right: np.ndarray) -> ScoreCalibration:
+    """Platt scaling: a one-feature logistic regression of "the span is right" on its logit."""
+    if right.all() or not right.any():
+        raise QABotError("Score calibration needs both right and wrong best spans; use more held-out data.")
+    model = LogisticRegression(C=1e4).fit(logits.reshape(-1, 1), right)
+    scale, bias = float(model.coef_[0, 0]), float(model.intercept_[0])
+    if scale <= 0:
+        raise QABotError("The reader's span scores do not separate right answers from wrong ones; train it longer.")
+    return ScoreCalibration(round(scale, 4), round(bias, 4))
+
+
+def expected_calibration_error(scores: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    gaps = [abs(scores[which == b].mean() - right[which == b].mean()) * (which == b).sum() for b in np.unique(which)]
+    return float(sum(gaps) / len(scores))
 
 
 def calibrate(
@@ -75,17 +102,20 @@ def calibrate(
 ) -> Calibration:
     if not answerable or not wrong_paragraph:
         raise QABotError("Calibration needs both answerable and wrong-paragraph questions; use more held-out data.")
-    positive = np.array([_score(span) for _, span in answerable])
-    negative = np.array([_score(span) for span in wrong_paragraph])
+    right = np.array(
+        [span is not None and f1_score(span.text, example.answers) >= RIGHT_ANSWER_F1 for example, span in answerable]
+        + [False] * len(wrong_paragraph)
+    )
+    logits = np.array([_logit(span) for _, span in answerable] + [_logit(span) for span in wrong_paragraph])
+    scaling = fit_score_calibration(logits, right)
+    scores = np.asarray(scaling(logits))
+    positive, negative = scores[: len(answerable)], scores[len(answerable) :]
     # Rejection only grows with the threshold, so the best one is the highest that answers enough.
     keep = math.ceil(min_answered * len(positive))
     threshold = float(np.sort(positive)[::-1][keep - 1])
     rejected_negatives = int((negative < threshold).sum())
     rejected_positives = int((positive < threshold).sum())
-    exact = [
-        span is not None and normalize_answer(span.text) in {normalize_answer(a) for a in example.answers}
-        for example, span in answerable
-    ]
+    exact = [span is not None and exact_match(span.text, example.answers) for example, span in answerable]
     return Calibration(
         no_answer_threshold=round(threshold, 4),
         min_answered=min_answered,
@@ -96,6 +126,9 @@ def calibrate(
         no_answer_precision=round(rejected_negatives / max(1, rejected_negatives + rejected_positives), 4),
         no_answer_recall=round(rejected_negatives / len(negative), 4),
         exact_match=round(float(np.mean(exact)), 4),
+        score_scale=scaling.scale,
+        score_bias=scaling.bias,
+        calibration_error=round(expected_calibration_error(scores, right), 4),
     )
 
 
@@ -133,6 +166,7 @@ def run(
     result = calibrate(list(zip(positives, spans[: len(positives)])), spans[len(positives) :], min_answered)
     record = {
         "no_answer_threshold": result.no_answer_threshold,
+        "score_calibration": {"scale": result.score_scale, "bias": result.score_bias},
         "calibration": asdict(result)
         | {
             "data": Path(squad).name,
@@ -162,6 +196,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  wrong-paragraph questions rejected: {result.rejected_rate:.1%} of {result.wrong_paragraph}")
     print(f"  'no answer' precision {result.no_answer_precision:.1%}, recall {result.no_answer_recall:.1%}")
     print(f"  best-span exact match (answerable, unthresholded): {result.exact_match:.1%}")
+    print(
+        f"  scores: sigmoid({result.score_scale:g} * logit + {result.score_bias:g}),"
+        f" expected calibration error {result.calibration_error:.3f}"
+    )
 
 
 if __name__ == "__main__":
