@@ -36,6 +36,7 @@ RECALL_DEPTHS = (1, 5, 10)
 
 # ---------------------------------------------------------------- scoring (official SQuAD semantics)
 
+
 def _gold_or_empty(gold_answers: Sequence[str]) -> list[str]:
     # v2.0: an unanswerable question has the single gold answer "" (no answer).
     return [a for a in gold_answers if normalize_answer(a)] or [""]

@@ -44,6 +44,9 @@ class ScoreCalibration:
         return sigmoid(self.scale * np.asarray(logit) + self.bias)
 
 
+UNCALIBRATED = ScoreCalibration()
+
+
 def sigmoid(x: np.ndarray | float) -> np.ndarray | float:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x)))  # the tanh form cannot overflow
 
@@ -54,7 +57,7 @@ def decode_spans(
     context_mask: np.ndarray,
     max_answer_tokens: int,
     per_feature: int = 3,
-    calibration: ScoreCalibration = ScoreCalibration(),
+    calibration: ScoreCalibration = UNCALIBRATED,
 ) -> list[TokenSpan]:
     """The best ``per_feature`` non-overlapping valid spans of each feature, best first overall.
 

@@ -111,7 +111,10 @@ def test_a_weaker_list_item_counts_only_in_a_sentence_that_already_answers():
     spans = [span("bases:0", "Erbil", 0.99), span("bases:0", "Camp Taji", 0.7), span("bases:1", "Kurdistan 24", 0.9)]
     assert [a.text for a in answers(spans, threshold=0.95)] == ["Erbil", "Camp Taji"]
     assert answers([span("bases:0", "Camp Taji", 0.7)], threshold=0.95) == []
-    assert [a.text for a in answers([*spans, span("bases:0", "Baghdad", 0.4)], threshold=0.95)] == ["Erbil", "Camp Taji"]
+    assert [a.text for a in answers([*spans, span("bases:0", "Baghdad", 0.4)], threshold=0.95)] == [
+        "Erbil",
+        "Camp Taji",
+    ]
 
 
 def test_a_span_running_across_a_paragraph_break_is_not_an_answer():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa_bot.spans import ScoreCalibration, TokenSpan, decode_spans, to_passage_spans
+from qa_bot.spans import UNCALIBRATED, ScoreCalibration, TokenSpan, decode_spans, to_passage_spans
 from qa_bot.types import Passage
 
 TOKENS = 12
@@ -27,7 +27,7 @@ def decode(
     features: list[tuple[np.ndarray, ...]],
     max_answer_tokens: int = 30,
     per_feature: int = 3,
-    calibration: ScoreCalibration = ScoreCalibration(),
+    calibration: ScoreCalibration = UNCALIBRATED,
 ) -> list[TokenSpan]:
     start = np.stack([f[0] for f in features])
     end = np.stack([f[1] for f in features])
