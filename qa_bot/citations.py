@@ -77,13 +77,13 @@ def build_answers(
     article_text_for: Callable[[str], str],
     threshold: float,
     max_answers: int = 5,
-    list_item_threshold: float = 0.5,
 ) -> list[Answer]:
     """Cited answers, best first, from spans scoring at least ``threshold``.
 
-    A span scoring at least ``list_item_threshold`` also counts when it lies in a sentence
-    that already gave an answer: list answers ("Erbil and Al-Assad Air Bases ... as well as
-    Camp Taji") sit in one sentence, and the reader scores the later items lower.
+    A span under the threshold still counts when it lies in a sentence that already gave an
+    answer and the reader prefers it to "no answer" in its passage (span logit > 0): list
+    answers ("Erbil and Al-Assad Air Bases ... as well as Camp Taji") sit in one sentence,
+    and the reader scores the later items lower.
     ``retrieved`` maps passage_id to the retrieved passage each span was read from;
     ``sentences_for(article_id)`` gives the article's sentences in order and
     ``article_text_for(article_id)`` its text (each called at most once per article).
@@ -93,7 +93,8 @@ def build_answers(
     drafts: list[_Draft] = []
     answered_sentences: set[tuple[str, int]] = set()
     for span in sorted(spans, key=lambda s: s.score, reverse=True):
-        if span.score < min(threshold, list_item_threshold):
+        list_item = span.score < threshold
+        if list_item and span.span_logit <= 0:
             break
         hit = retrieved[span.passage_id]
         passage = hit.passage
@@ -114,7 +115,7 @@ def build_answers(
             sentences[article_id] = sentences_for(article_id)
             texts[article_id] = article_text_for(article_id)
         sentence_start, sentence_end = cited_range(sentences[article_id], answer_start, answer_end)
-        if span.score < threshold and (article_id, sentence_start) not in answered_sentences:
+        if list_item and (article_id, sentence_start) not in answered_sentences:
             continue
         answered_sentences.add((article_id, sentence_start))
         citation = Citation(

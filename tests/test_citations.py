@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from qa_bot.citations import build_answers, normalize_answer, trim_span
@@ -48,8 +50,9 @@ BY_ID = {p.passage_id: p for p in PASSAGES}
 
 
 def span(passage_id: str, quote: str, score: float) -> Span:
+    """A span scored by an uncalibrated reader: score = sigmoid(span logit)."""
     start = BY_ID[passage_id].text.index(quote)
-    return Span(passage_id, start, start + len(quote), quote, score, 0.0)
+    return Span(passage_id, start, start + len(quote), quote, score, math.log(score / (1 - score)))
 
 
 def answers(spans: list[Span], threshold: float = 0.5, max_answers: int = 5):
@@ -110,6 +113,7 @@ def test_spans_below_the_threshold_are_dropped():
 def test_a_weaker_list_item_counts_only_in_a_sentence_that_already_answers():
     spans = [span("bases:0", "Erbil", 0.99), span("bases:0", "Camp Taji", 0.7), span("bases:1", "Kurdistan 24", 0.9)]
     assert [a.text for a in answers(spans, threshold=0.95)] == ["Erbil", "Camp Taji"]
+    # the reader prefers "no answer" in that passage to Baghdad (span logit < 0): not a list item
     assert answers([span("bases:0", "Camp Taji", 0.7)], threshold=0.95) == []
     assert [a.text for a in answers([*spans, span("bases:0", "Baghdad", 0.4)], threshold=0.95)] == [
         "Erbil",
