@@ -14,6 +14,8 @@ from qa_bot.training.train_reader import TrainConfig, train
 from qa_bot.types import Passage
 from tests.conftest import write_tiny_reader, write_tiny_squad
 
+pytestmark = pytest.mark.slow  # real optimisation steps, about 10 s each
+
 
 def tiny_config(tmp_path: Path, **overrides) -> TrainConfig:
     values = {
