@@ -99,6 +99,20 @@ class Answer:
     retrieved: Retrieved | None = None  # the passage the span was read from (support view)
 
 
+# Citation fields in the stable JSON contract (passage_id and date stay internal).
+CITATION_CONTRACT_FIELDS = (
+    "article_id",
+    "title",
+    "source",
+    "url",
+    "sentence",
+    "sentence_start",
+    "sentence_end",
+    "answer_start",
+    "answer_end",
+)
+
+
 @dataclass
 class Response:
     question: str
@@ -117,23 +131,7 @@ class Response:
                     "text": a.text,
                     "score": round(a.score, 4),
                     "citations": [
-                        {
-                            k: v
-                            for k, v in asdict(c).items()
-                            if k
-                            in (
-                                "article_id",
-                                "title",
-                                "source",
-                                "url",
-                                "sentence",
-                                "sentence_start",
-                                "sentence_end",
-                                "answer_start",
-                                "answer_end",
-                            )
-                        }
-                        for c in a.citations
+                        {k: v for k, v in asdict(c).items() if k in CITATION_CONTRACT_FIELDS} for c in a.citations
                     ],
                 }
                 for a in self.answers
