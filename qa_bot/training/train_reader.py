@@ -35,6 +35,8 @@ class TrainConfig:
     # Continue from an earlier reader's weights (a second stage) instead of the bare backbone.
     init_from: str = ""
     seed: int = 13
+    # Batch order only (0 = seed): a later stage sees the data in a new order while the held-out split stays on seed.
+    shuffle_seed: int = 0
     holdout_fraction: float = 0.1
     negative_ratio: float = 0.3
     max_questions: int = 0  # 0 = all training questions
@@ -112,6 +114,17 @@ def bucketed_batches(features: list[dict], config: TrainConfig, rng: random.Rand
     return batches
 
 
+def training_schedule(features: list[dict], config: TrainConfig) -> list[list[int]]:
+    """The batches of the whole run, in order: fractional epochs and max_steps cut it short."""
+    rng = random.Random(config.shuffle_seed or config.seed)
+    epochs_whole = math.ceil(config.epochs)
+    schedule = [batch for _ in range(epochs_whole) for batch in bucketed_batches(features, config, rng)]
+    total_steps = int(len(schedule) * config.epochs / epochs_whole)
+    if config.max_steps:
+        total_steps = min(total_steps, config.max_steps)
+    return schedule[:total_steps]
+
+
 def collate(features: list[dict], indices: list[int], pad_multiple: int, pad_id: int) -> dict[str, torch.Tensor]:
     longest = max(len(features[i]["input_ids"]) for i in indices)
     width = int(math.ceil(longest / pad_multiple) * pad_multiple)
@@ -166,13 +179,8 @@ def train(config: TrainConfig) -> Path:
     config.backbone = config.backbone or default_backbone()
     tokenizer = AutoTokenizer.from_pretrained(config.backbone)
     features = prepare_features(config, tokenizer)
-    rng = random.Random(config.seed)
-    epochs_whole = math.ceil(config.epochs)
-    schedule = [b for _ in range(epochs_whole) for b in bucketed_batches(features, config, rng)]
-    total_steps = int(len(schedule) * config.epochs / epochs_whole)
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    schedule = schedule[:total_steps]
+    schedule = training_schedule(features, config)
+    total_steps = len(schedule)
     warmup = int(total_steps * config.warmup_fraction)
     log.info("%d features, %d steps of %d", len(features), total_steps, config.batch_size)
 
