@@ -68,6 +68,24 @@ class _Draft:
     score: float
     retrieved: Retrieved
     citations: list[Citation]
+    list_item: bool  # under the threshold, kept for sharing a sentence with a better answer
+
+    def cites_sentence_of(self, other: _Draft) -> bool:
+        first = self.citations[0]
+        return any(
+            c.article_id == first.article_id and c.sentence_start == first.sentence_start for c in other.citations
+        )
+
+
+def _list_items_after_their_answer(drafts: list[_Draft]) -> list[_Draft]:
+    """Best first, except that a list item follows the answer whose sentence it shares, as the sentence lists them."""
+    items = [d for d in drafts if d.list_item]
+    ordered: list[_Draft] = []
+    for draft in drafts:
+        if not draft.list_item:
+            ordered.append(draft)
+            ordered.extend(item for item in items if item not in ordered and item.cites_sentence_of(draft))
+    return ordered + [item for item in items if item not in ordered]
 
 
 def build_answers(
@@ -83,7 +101,8 @@ def build_answers(
     A span under the threshold still counts when it lies in a sentence that already gave an
     answer and the reader prefers it to "no answer" in its passage (span logit > 0): list
     answers ("Erbil and Al-Assad Air Bases ... as well as Camp Taji") sit in one sentence,
-    and the reader scores the later items lower.
+    and the reader scores the later items lower. Such a list item is shown right after the
+    answer from its sentence, so that answers elsewhere do not push it out of ``max_answers``.
     ``retrieved`` maps passage_id to the retrieved passage each span was read from;
     ``sentences_for(article_id)`` gives the article's sentences in order and
     ``article_text_for(article_id)`` its text (each called at most once per article).
@@ -133,10 +152,10 @@ def build_answers(
         )
         same_text = next((draft for draft in drafts if draft.key == key), None)
         if same_text is None:
-            drafts.append(_Draft(key, text, span.score, hit, [citation]))
+            drafts.append(_Draft(key, text, span.score, hit, [citation], list_item))
         else:
             same_text.citations.append(citation)
     return [
         Answer(text=d.text, score=d.score, citations=tuple(d.citations), retrieved=d.retrieved)
-        for d in drafts[:max_answers]
+        for d in _list_items_after_their_answer(drafts)[:max_answers]
     ]

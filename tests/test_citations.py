@@ -121,6 +121,18 @@ def test_a_weaker_list_item_counts_only_in_a_sentence_that_already_answers():
     ]
 
 
+def test_a_list_item_follows_the_answer_from_its_sentence_and_is_not_crowded_out():
+    spans = [
+        span("bases:0", "Erbil", 0.99),
+        span("bases:1", "Kurdistan 24", 0.97),
+        span("bases:1", "Monday", 0.96),
+        span("bases:0", "Camp Taji", 0.7),  # a list item of Erbil's sentence
+    ]
+    result = answers(spans, threshold=0.95, max_answers=2)
+    assert [a.text for a in result] == ["Erbil", "Camp Taji"]
+    assert [a.text for a in answers(spans, threshold=0.95)] == ["Erbil", "Camp Taji", "Kurdistan 24", "Monday"]
+
+
 def test_a_span_running_across_a_paragraph_break_is_not_an_answer():
     across = span("bases:1", "Col. Myles B. Caggins III is the spokesman. He", 0.99)
     assert answers([across]) != []  # one space between sentences: a cross-sentence answer is still allowed
