@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,8 @@ from qa_bot.reader import Reader
 from qa_bot.settings import Settings
 from qa_bot.spans import ScoreCalibration
 from qa_bot.training import calibrate as calibrate_module
-from qa_bot.training.calibrate import best_spans, calibrate, run
-from qa_bot.training.squad_data import SquadExample
+from qa_bot.training.calibrate import best_spans, calibrate, held_out_pairs, run
+from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles
 from qa_bot.types import Span
 from tests.conftest import write_tiny_reader, write_tiny_squad
 
@@ -35,10 +37,10 @@ def test_threshold_is_the_highest_that_still_answers_ninety_percent():
     negatives = [negative(x) for x in (-6, -4, -2, -1, 4)]
     result = calibrate(positives, negatives, min_answered=0.9)
     scaling = ScoreCalibration(result.score_scale, result.score_bias)
-    assert result.no_answer_threshold == round(float(scaling(-3)), 4)  # 9 of 10 clear it, a higher one loses one more
-    assert result.answered_rate == 0.9
-    assert result.rejected_rate == result.no_answer_recall == 0.4  # -6 and -4 fall below
-    assert result.no_answer_precision == round(2 / 3, 4)  # 2 rejected negatives, 1 rejected answerable question
+    assert result.no_answer_threshold == math.floor(float(scaling(-3)) * 1e4) / 1e4  # 9 of 10 clear it
+    assert result.fitted.answered_rate == 0.9
+    assert result.fitted.rejected_rate == 0.4  # -6 and -4 fall below
+    assert result.fitted.no_answer_precision == round(2 / 3, 4)  # 2 rejected negatives, 1 rejected answerable question
     assert result.exact_match == 0.8
 
 
@@ -89,6 +91,21 @@ def test_best_spans_reads_every_pair_within_its_context(tmp_path: Path):
         assert span.text == context[span.start : span.end] and span.text.strip()
 
 
+def test_threshold_is_checked_on_other_articles_than_it_is_fitted_on(tmp_path: Path):
+    reader_dir = write_tiny_reader(tmp_path / "reader")
+    (reader_dir / "training_config.json").write_text(json.dumps({"holdout_fraction": 0.5, "seed": 13}))
+    squad = write_tiny_squad(tmp_path)
+    _, held_out = split_articles(load_squad(squad), 0.5, 13)
+
+    fit, check = held_out_pairs(squad, reader_dir, limit=0)
+
+    fit_articles = {e.article for e in fit.positives + fit.negatives}
+    check_articles = {e.article for e in check.positives + check.negatives}
+    assert fit_articles and check_articles and not fit_articles & check_articles
+    assert fit_articles | check_articles == {a["title"] for a in held_out}
+    assert len(fit.positives) + len(check.positives) == sum(1 for _ in iter_examples(held_out))
+
+
 def test_run_writes_the_calibration_the_reader_then_uses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     reader_dir = write_tiny_reader(tmp_path / "reader")
     squad = write_tiny_squad(tmp_path)
@@ -97,15 +114,19 @@ def test_run_writes_the_calibration_the_reader_then_uses(tmp_path: Path, monkeyp
     (reader_dir / "training_config.json").write_text(json.dumps({"holdout_fraction": 0.5, "seed": 13}))
     monkeypatch.setattr(calibrate_module, "best_spans", oracle_spans)
 
-    result = run(squad, reader_dir, limit=0, batch_size=3, settings=Settings(reader_precision="fp32", threads=1))
+    result, checked = run(squad, reader_dir, limit=0, batch_size=3, settings=Settings(reader_precision="fp32", threads=1))
 
-    assert result.answerable == 8  # 2 held-out articles x 2 paragraphs x 2 questions
-    assert result.wrong_paragraph == 8  # each paired with the article's other paragraph
-    assert result.answered_rate >= 0.9 and result.rejected_rate == 1.0
+    # 2 held-out articles, one to fit on and one to check on, x 2 paragraphs x 2 questions,
+    # each question also paired with its article's other paragraph
+    assert result.fitted.answerable == checked.answerable == 4
+    assert result.fitted.wrong_paragraph == checked.wrong_paragraph == 4
+    assert result.fitted.answered_rate == checked.answered_rate == 1.0
+    assert result.fitted.rejected_rate == checked.rejected_rate == 1.0
     written = json.loads((reader_dir / "reader_config.json").read_text())
     assert written["no_answer_threshold"] == result.no_answer_threshold
     assert written["score_calibration"] == {"scale": result.score_scale, "bias": result.score_bias}
-    assert written["calibration"]["answerable"] == 8 and written["calibration"]["data"] == "squad.json.gz"
+    assert written["calibration"]["fitted"]["answerable"] == 4 and written["calibration"]["data"] == "squad.json.gz"
+    assert written["check_on_other_articles"] == asdict(checked)
     reader = Reader(str(reader_dir), Settings(reader_precision="fp32"))
     assert reader.threshold == result.no_answer_threshold
     assert reader.score_calibration == ScoreCalibration(result.score_scale, result.score_bias)
