@@ -114,7 +114,9 @@ def test_run_writes_the_calibration_the_reader_then_uses(tmp_path: Path, monkeyp
     (reader_dir / "training_config.json").write_text(json.dumps({"holdout_fraction": 0.5, "seed": 13}))
     monkeypatch.setattr(calibrate_module, "best_spans", oracle_spans)
 
-    result, checked = run(squad, reader_dir, limit=0, batch_size=3, settings=Settings(reader_precision="fp32", threads=1))
+    result, checked = run(
+        squad, reader_dir, limit=0, batch_size=3, settings=Settings(reader_precision="fp32", threads=1)
+    )
 
     # 2 held-out articles, one to fit on and one to check on, x 2 paragraphs x 2 questions,
     # each question also paired with its article's other paragraph
