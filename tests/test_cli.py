@@ -182,3 +182,12 @@ def test_seed_article_end_to_end_with_the_bundled_reader(tmp_path: Path, capsys:
 
     assert main(["ask", "What is the capital of Australia?", "--index-dir", str(index_dir), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["answers"] == []
+
+    for question, expected in [
+        ("Who is the Coalition spokesman?", "Caggins"),
+        ("How many brigades got new uniforms?", "13"),
+        ("Which country provided the airstrike?", "France"),
+    ]:
+        assert main(["ask", question, "--index-dir", str(index_dir), "--json"]) == 0
+        answers = json.loads(capsys.readouterr().out)["answers"]
+        assert answers and expected in answers[0]["text"], (question, answers)

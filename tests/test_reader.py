@@ -12,10 +12,10 @@ import torch
 
 from qa_bot.errors import QABotError
 from qa_bot.reader import QUESTION_TOKEN_BUDGET, Reader
-from qa_bot.settings import Settings
+from qa_bot.settings import BUNDLED_READER, Settings
 from qa_bot.spans import ScoreCalibration
 from qa_bot.types import Passage
-from tests.conftest import write_tiny_reader
+from tests.conftest import BUNDLED_READER_MISSING, bundled_reader_available, write_tiny_reader
 
 TEXTS = [
     "The coalition spokesman, Col. Myles Caggins, said forces remain at Erbil, Al-Assad Air Base and Camp Taji.",
@@ -152,3 +152,37 @@ def test_unloadable_reader_is_one_clear_line(name: str):
         Reader(name, Settings())
     message = str(error.value)
     assert "\n" not in message and name in message and "QA_BOT_READER" in message
+
+
+AIRSTRIKE = (
+    "Last week Peshmerga commandos asked for help near Makhmour. Jets from France provided the airstrike, "
+    "which destroyed an ISIS cave. The operation ended on Monday."
+)
+
+
+@pytest.mark.skipif(not bundled_reader_available(), reason=BUNDLED_READER_MISSING)
+def test_bundled_reader_answers_a_paragraph_offline_and_rejects_one_without_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    reader = Reader(Settings().reader_path(), Settings(threads=1))
+    passage = Passage("p", "a", 0, 0, len(AIRSTRIKE), AIRSTRIKE, 0, 0)
+    for question, answer in [
+        ("Who provided the airstrike?", "France"),
+        ("What did the airstrike destroy?", "ISIS cave"),
+        ("When did the operation end?", "Monday"),
+    ]:
+        best = reader.read(question, [passage]).spans[0]
+        assert answer in best.text and best.score >= reader.threshold, (question, best)
+    weather = "The weather in Erbil was sunny on Tuesday, and the markets were busy."
+    spans = reader.read("Who provided the airstrike?", [Passage("w", "a", 0, 0, len(weather), weather, 0, 0)]).spans
+    assert all(span.score < reader.threshold for span in spans)
+
+
+@pytest.mark.skipif(not bundled_reader_available(), reason=BUNDLED_READER_MISSING)
+def test_bundled_threshold_meets_the_targets_on_articles_it_was_not_fitted_on():
+    config = json.loads((BUNDLED_READER / "reader_config.json").read_text(encoding="utf-8"))
+    checked = config["check_on_other_articles"]
+    assert checked["answerable"] >= 500 and checked["wrong_paragraph"] >= 500
+    assert checked["answered_rate"] >= 0.9 and checked["rejected_rate"] >= 0.8
+    assert Reader(str(BUNDLED_READER), Settings(threads=1)).threshold == config["no_answer_threshold"]
