@@ -149,6 +149,7 @@ def build_answers(
             sentence_end=sentence_end,
             answer_start=answer_start,
             answer_end=answer_end,
+            text=text,
         )
         same_text = next((draft for draft in drafts if draft.key == key), None)
         if same_text is None:
@@ -156,6 +157,12 @@ def build_answers(
         else:
             same_text.citations.append(citation)
     return [
-        Answer(text=d.text, score=d.score, citations=tuple(d.citations), retrieved=d.retrieved)
+        Answer(
+            text=d.text,
+            score=d.score,
+            citations=tuple(d.citations),
+            retrieved=d.retrieved,
+            article_count=len({c.article_id for c in d.citations}),
+        )
         for d in _list_items_after_their_answer(drafts)[:max_answers]
     ]

@@ -89,14 +89,20 @@ class Citation:
     sentence_end: int
     answer_start: int
     answer_end: int
+    text: str = ""  # the surface form cited here: article.text[answer_start:answer_end]
+
+
+ANSWER_ROLES = ("answer", "list_item", "alternative")
 
 
 @dataclass(frozen=True)
 class Answer:
     text: str
-    score: float  # reader score in [0, 1]
+    score: float  # confidence in [0, 1] that this answer is right
     citations: tuple[Citation, ...]
     retrieved: Retrieved | None = None  # the passage the span was read from (support view)
+    role: str = "answer"  # one of ANSWER_ROLES (see qa_bot/answer_policy.py)
+    article_count: int = 1  # distinct articles that give this answer
 
 
 # Citation fields in the stable JSON contract (passage_id and date stay internal).
@@ -110,31 +116,35 @@ CITATION_CONTRACT_FIELDS = (
     "sentence_end",
     "answer_start",
     "answer_end",
+    "text",
 )
+
+
+def answer_json(answer: Answer) -> dict:
+    return {
+        "text": answer.text,
+        "score": round(answer.score, 4),
+        "role": answer.role,
+        "article_count": answer.article_count,
+        "citations": [{k: v for k, v in asdict(c).items() if k in CITATION_CONTRACT_FIELDS} for c in answer.citations],
+    }
 
 
 @dataclass
 class Response:
     question: str
-    answers: list[Answer]
+    answers: list[Answer]  # exactly what the user is shown, best first: the answer, its list items, alternatives
     retrieved: list[Retrieved]  # passages the reader looked at, best first
     latency_ms: float
     resolved_question: str = ""  # the question after follow-up resolution
     notices: list[str] = field(default_factory=list)
+    withheld: list[Answer] = field(default_factory=list)  # candidates not shown, best first
 
     def to_json(self) -> dict:
         """The stable CLI/API contract (see README)."""
         return {
             "question": self.question,
-            "answers": [
-                {
-                    "text": a.text,
-                    "score": round(a.score, 4),
-                    "citations": [
-                        {k: v for k, v in asdict(c).items() if k in CITATION_CONTRACT_FIELDS} for c in a.citations
-                    ],
-                }
-                for a in self.answers
-            ],
+            "answers": [answer_json(a) for a in self.answers],
             "latency_ms": round(self.latency_ms, 1),
+            "withheld": [answer_json(a) for a in self.withheld],
         }

@@ -171,6 +171,14 @@ def test_same_answer_from_two_articles_is_one_answer_with_two_citations():
     assert [c.article_id for c in answer.citations] == ["bases", "other"]
     assert OTHER_TEXT[answer.citations[1].answer_start : answer.citations[1].answer_end] == "The camp Taji"
     assert answer.citations[1].sentence == OTHER[0]
+    assert answer.article_count == 2
+
+
+def test_each_citation_carries_the_surface_form_it_cites():
+    [answer] = answers([span("bases:0", "Camp Taji", 0.8), span("other:0", "The camp Taji", 0.6)])
+    assert [c.text for c in answer.citations] == ["Camp Taji", "The camp Taji"]
+    for citation in answer.citations:
+        assert TEXTS[citation.article_id][citation.answer_start : citation.answer_end] == citation.text
 
 
 def test_same_place_read_from_two_overlapping_passages_is_cited_once():

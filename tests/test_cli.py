@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from qa_bot.citations import normalize_answer
 from qa_bot.cli import main
+from qa_bot.types import ANSWER_ROLES
 from tests.conftest import BUNDLED_READER_MISSING, bundled_reader_available
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +25,7 @@ ARTICLE = (
     "Officials said that 40 flights were scheduled for the first day.\n\n"
     "The governor thanked the airport staff for their work during the closure."
 )
-CONTRACT_KEYS = {"question", "answers", "latency_ms"}
+CONTRACT_KEYS = {"question", "answers", "latency_ms", "withheld"}
 CITATION_KEYS = {
     "article_id",
     "title",
@@ -34,6 +36,7 @@ CITATION_KEYS = {
     "sentence_end",
     "answer_start",
     "answer_end",
+    "text",
 }
 
 
@@ -86,10 +89,12 @@ def test_ask_json_follows_the_contract_with_offsets_into_the_article(index: Path
     assert set(record) == CONTRACT_KEYS and record["question"] == "When did the airport reopen?"
     assert record["answers"], "threshold 0 must give an answer"
     for answer in record["answers"]:
-        assert set(answer) == {"text", "score", "citations"} and 0.0 <= answer["score"] <= 1.0
+        assert set(answer) == {"text", "score", "role", "article_count", "citations"} and 0.0 <= answer["score"] <= 1.0
+        assert answer["role"] in ANSWER_ROLES and answer["article_count"] == 1
         for citation in answer["citations"]:
             assert set(citation) == CITATION_KEYS
-            assert ARTICLE[citation["answer_start"] : citation["answer_end"]] == answer["text"]
+            assert ARTICLE[citation["answer_start"] : citation["answer_end"]] == citation["text"]
+            assert normalize_answer(citation["text"]) == normalize_answer(answer["text"])
             assert ARTICLE[citation["sentence_start"] : citation["sentence_end"]] == citation["sentence"]
             assert (
                 citation["sentence_start"]
@@ -178,7 +183,7 @@ def test_seed_article_end_to_end_with_the_bundled_reader(tmp_path: Path, capsys:
     assert bases_sentence in cited
     for answer in record["answers"]:
         for c in answer["citations"]:
-            assert text[c["answer_start"] : c["answer_end"]] == answer["text"]
+            assert text[c["answer_start"] : c["answer_end"]] == c["text"]
 
     assert main(["ask", "What is the capital of Australia?", "--index-dir", str(index_dir), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["answers"] == []
