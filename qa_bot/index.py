@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -57,6 +58,7 @@ VECTORS = "vectors.npy"
 FAISS_INDEX = "faiss.index"
 BM25_DIR = "bm25"
 
+_VERSION_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]*")  # what _new_version_id writes
 _TABLES: dict[str, type] = {"articles": Article, "sentences": Sentence, "passages": Passage}
 _ROW_COLUMN = "row"  # passages.row = row of the passage in vectors.npy and the FAISS index
 
@@ -156,7 +158,7 @@ def _fsync_tree(root: Path) -> None:
 
 def _read_current(index_dir: Path) -> str:
     try:
-        version = (index_dir / CURRENT).read_text(encoding="utf-8").strip()
+        version = (index_dir / CURRENT).read_bytes().decode("ascii", errors="replace").strip()
     except FileNotFoundError:
         raise IndexUnusable(
             f"no index at {index_dir}; run `qa-bot index CORPUS --index-dir {index_dir}` first"
@@ -165,7 +167,7 @@ def _read_current(index_dir: Path) -> str:
         raise IndexUnusable(
             f"cannot read {index_dir / CURRENT} ({error.strerror}); {_rebuild_hint(index_dir)}"
         ) from None
-    if not version or "/" in version or version.startswith("."):
+    if not _VERSION_NAME.fullmatch(version):
         raise IndexUnusable(
             f"index at {index_dir} is damaged (CURRENT is not a version name); {_rebuild_hint(index_dir)}"
         )
@@ -440,16 +442,31 @@ def _open_previous(index_dir: Path) -> tuple[_Previous | None, str | None]:
             for record in connection.execute(f"SELECT {quoted} FROM articles")
         }
         vectors = np.load(version_dir / VECTORS, mmap_mode="r")
+        _check_stored_counts(index_dir, manifest, connection, len(vectors))
     except IndexUnusable as error:
         return None, str(error)
     except (OSError, ValueError, sqlite3.DatabaseError) as error:
         return None, f"previous index unreadable ({type(error).__name__})"
-    try:
-        _verify_files(index_dir, version_dir, manifest)
+    try:  # the same checks as a question's load, so "unchanged" always leaves an index that loads
+        OpenIndex._load_version(index_dir, version, None).close()
         intact = True
     except IndexUnusable:
         intact = False
     return _Previous(version, manifest, connection, vectors, articles, intact), None
+
+
+def _check_stored_counts(index_dir: Path, manifest: dict, connection: sqlite3.Connection, vector_rows: int) -> None:
+    """The manifest's counts match the rows stored, so reusing rows by number is safe."""
+    counts = manifest["counts"]
+    found = {table: connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in _TABLES}
+    found[VECTORS] = vector_rows
+    expected = {**{table: counts.get(table) for table in _TABLES}, VECTORS: counts.get("passages")}
+    wrong = [f"{name} {n}, manifest {expected[name]}" for name, n in found.items() if n != expected[name]]
+    if wrong:
+        raise IndexUnusable(
+            f"index at {index_dir} is inconsistent ({'; '.join(wrong)}); "
+            f"{_rebuild_hint(index_dir, manifest.get('corpus_dir'))}"
+        )
 
 
 def _tokenizer_fingerprint(tokenizer: Any) -> str:
@@ -528,14 +545,21 @@ def sync_index(
 ) -> SyncReport:
     """Bring the index in line with the corpus folder, re-embedding only new or changed articles."""
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    created = next((p for p in reversed([index_dir, *index_dir.parents]) if not p.exists()), None)
+    succeeded = False
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         with _exclusive_lock(index_dir):
-            return _sync_locked(corpus_dir, index_dir, settings, rebuild, progress, embedder)
+            report = _sync_locked(corpus_dir, index_dir, settings, rebuild, progress, embedder)
+        succeeded = True
+        return report
     except OSError as error:  # disk full, permissions: the live version (if any) is untouched
         raise QABotError(
             f"cannot update the index at {index_dir} ({error.strerror or error}); the previous version stays in use"
         ) from error
+    finally:
+        if created is not None and not succeeded:  # a failed command leaves nothing behind
+            shutil.rmtree(created, ignore_errors=True)
 
 
 def _sync_locked(

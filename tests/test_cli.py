@@ -145,6 +145,19 @@ def test_missing_corpus_fails_and_leaves_the_index_intact(index: Path, tmp_path:
     assert main(["ask", "When did the airport reopen?", "--index-dir", str(index), "--json"]) == 0
 
 
+@pytest.mark.parametrize("corpus_kind", ["a file", "an empty folder", "missing"])
+def test_failed_index_creates_no_index_folder(tmp_path: Path, tiny_env: Path, corpus_kind: str, capsys):
+    corpus = tmp_path / "corpus.txt"
+    if corpus_kind == "a file":
+        corpus.write_text(ARTICLE)
+    elif corpus_kind == "an empty folder":
+        corpus.mkdir()
+    index_dir = tmp_path / "new" / "index"
+    assert main(["index", str(corpus), "--index-dir", str(index_dir)]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "new").exists()
+
+
 def test_installed_command_exits_non_zero_without_traceback(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "qa_bot.cli", "ask", "Where?", "--index-dir", str(tmp_path / "missing")],

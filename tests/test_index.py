@@ -252,6 +252,8 @@ DAMAGE = {
     "incomplete manifest": (lambda v: (v / "manifest.json").write_text('{"format_version": 1}'), "manifest.json"),
     "faiss row count differs": (_swap_in_smaller_faiss_with_matching_checksum, "faiss.index"),
     "version folder gone": (lambda v: shutil.rmtree(v), "missing"),
+    "binary CURRENT": (lambda v: (v.parent.parent / CURRENT).write_bytes(b"\xff\xfe\x00\x9c\n"), "CURRENT"),
+    "CURRENT with a control character": (lambda v: (v.parent.parent / CURRENT).write_text(v.name + "\x00"), "CURRENT"),
 }
 
 
@@ -287,6 +289,50 @@ def test_sync_repairs_a_damaged_faiss_index_reusing_the_intact_vectors(built: Pa
     report = sync_index(built / "corpus", index_copy, index_settings(), progress=False, embedder=minilm())
     assert (report.unchanged, report.embedded) == (len(ARTICLES), 0)
     assert retrieval_snapshot(OpenIndex.load(index_copy)) == retrieval_snapshot(OpenIndex.load(built / "index"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("count", ["passages", "articles", "sentences"])
+def test_sync_over_a_manifest_with_tampered_counts_rebuilds_instead_of_reporting_unchanged(
+    built: Path, index_copy: Path, count: str
+) -> None:
+    manifest_path = live_version_dir(index_copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["counts"][count] += 1
+    manifest_path.write_text(json.dumps(manifest))
+    report = sync_index(built / "corpus", index_copy, index_settings(), progress=False, embedder=minilm())
+    assert any("previous index not reused" in p and "inconsistent" in p for p in report.problems), report.problems
+    assert report.embedded == report.passages  # nothing reused from a version that fails its own checks
+    rebuilt = OpenIndex.load(index_copy, minilm().identity())
+    assert rebuilt.version == report.version != manifest["version"]
+    assert retrieval_snapshot(rebuilt) == retrieval_snapshot(OpenIndex.load(built / "index"))
+
+
+@pytest.mark.slow
+def test_index_folder_with_its_readme_is_built_into_and_the_readme_kept(built: Path, tmp_path: Path) -> None:
+    """index/ (the default --index-dir) ships with a README.md; the index code must leave it alone."""
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    (index_dir / "README.md").write_text("build output\n")
+    with pytest.raises(IndexUnusable, match="no index at"):
+        OpenIndex.load(index_dir)
+    corpus = shutil.copytree(built / "corpus", tmp_path / "corpus")
+    first = sync_index(corpus, index_dir, index_settings(), progress=False, embedder=minilm())
+    (corpus / "bridge.txt").unlink()
+    second = sync_index(corpus, index_dir, index_settings(), progress=False, embedder=minilm())
+    assert (first.added, second.removed) == (len(ARTICLES), 1)
+    assert (index_dir / "README.md").read_text() == "build output\n"
+    assert OpenIndex.load(index_dir).version == second.version
+
+
+def test_the_repository_index_folder_holds_only_its_readme_under_git() -> None:
+    assert "build output" in (REPO_ROOT / "index" / "README.md").read_text().lower()
+
+    def ignored(path: str) -> bool:
+        return subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO_ROOT, check=False).returncode == 0
+
+    assert ignored("index/CURRENT") and ignored("index/versions/x/store.sqlite")
+    assert not ignored("index/README.md")
 
 
 # --- readers and writers ----------------------------------------------------------------------
