@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -25,7 +26,10 @@ UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
 # Control characters that never occur in text (tab, newlines and form feed excluded) plus
 # U+FFFD, which a lossy decode leaves behind: their share tells binary from text.
 _NON_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufffd]")
+_NON_TEXT_BYTE = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _MAX_NON_TEXT_SHARE = 0.05
+_LISTED_LINES = 5  # line numbers named in one notice
+_MAX_TITLE_CHARS = 200
 _ENCODING_TIE = 0.05  # chaos/coherence difference under which two code pages count as tied
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MAX_NAME_BYTES = 255  # longest file name common file systems accept
@@ -71,17 +75,14 @@ def parse_file(path: Path, relative: str, max_bytes: int, notices: list[str] | N
     if suffix not in SUPPORTED_SUFFIXES:
         raise IngestError(relative, f"unsupported file type '{suffix or path.name}'")
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise IngestError(
-                relative,
-                f"file is {_megabytes(size)}, over the {_megabytes(max_bytes)} limit "
-                "(raise QA_BOT_MAX_ARTICLE_BYTES to include it)",
-            )
-        data = path.read_bytes()
+        _check_readable(path.stat(), relative, max_bytes)
+        # O_NONBLOCK: should the path have become a named pipe since the check, open must not wait for a writer.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as stream:
+            _check_readable(os.fstat(stream.fileno()), relative, max_bytes)
+            data = stream.read()
     except OSError as error:
         raise IngestError(relative, f"cannot read the file ({error.strerror or error})") from error
-    text = _decode(data, relative, notices)
+    text = _decode(data, relative, notices, by_line=suffix == ".jsonl")
     if not text.strip():
         raise IngestError(relative, "empty file")
     if suffix in (".html", ".htm"):
@@ -91,6 +92,28 @@ def parse_file(path: Path, relative: str, max_bytes: int, notices: list[str] | N
     if suffix == ".jsonl":
         return _jsonl_articles(text, relative, notices)
     return [_plain_article(text, relative, markdown=suffix == ".md")]
+
+
+_SPECIAL_FILE_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def _check_readable(info: os.stat_result, relative: str, max_bytes: int) -> None:
+    """Only regular files within the size limit are read: a pipe or device could block or never end."""
+    if not stat.S_ISREG(info.st_mode):
+        kind = _SPECIAL_FILE_KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
+        raise IngestError(relative, f"not a regular file ({kind})")
+    if info.st_size > max_bytes:
+        raise IngestError(
+            relative,
+            f"file is {_megabytes(info.st_size)}, over the {_megabytes(max_bytes)} limit "
+            "(raise QA_BOT_MAX_ARTICLE_BYTES to include it)",
+        )
 
 
 def scan_corpus(corpus_dir: Path, max_bytes: int) -> CorpusScan:
@@ -183,10 +206,16 @@ def _megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 
 
-def _decode(data: bytes, relative: str, notices: list[str]) -> str:
-    """Text of ``data`` with \\n line endings; UTF-8 first, then charset detection."""
-    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):  # NULs outside UTF-16 mean binary
-        raise IngestError(relative, "binary file, not text")
+def _decode(data: bytes, relative: str, notices: list[str], by_line: bool = False) -> str:
+    """Text of ``data`` with \\n line endings; UTF-8 first, then charset detection.
+
+    NUL bytes outside UTF-16 mean binary: the whole file, or with ``by_line`` (JSONL, one record
+    per line) only the lines holding them, unless so much of the file is binary that it is not text.
+    """
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        if not by_line or len(_NON_TEXT_BYTE.findall(data)) > _MAX_NON_TEXT_SHARE * len(data):
+            raise IngestError(relative, "binary file, not text")
+        data = _blank_lines_with_nul(data, relative, notices)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -200,6 +229,21 @@ def _decode(data: bytes, relative: str, notices: list[str]) -> str:
     if len(_NON_TEXT.findall(text)) > _MAX_NON_TEXT_SHARE * len(text):
         raise IngestError(relative, "binary file, not text")
     return _clean(text)
+
+
+def _blank_lines_with_nul(data: bytes, relative: str, notices: list[str]) -> bytes:
+    """The lines holding NUL bytes emptied (so line numbers stay), reported in one notice."""
+    lines = data.split(b"\n")
+    bad = [number for number, line in enumerate(lines, start=1) if b"\x00" in line]
+    for number in bad:
+        lines[number - 1] = b""
+    shown = ", ".join(map(str, bad[:_LISTED_LINES]))
+    if len(bad) == 1:
+        notices.append(f"skipped {relative} line {shown}: binary data (NUL byte)")
+    else:
+        more = f" and {len(bad) - _LISTED_LINES} more" if len(bad) > _LISTED_LINES else ""
+        notices.append(f"skipped {relative} lines {shown}{more}: binary data (NUL bytes)")
+    return b"\n".join(lines)
 
 
 def _detect_encoding(data: bytes) -> charset_normalizer.CharsetMatch | None:
@@ -248,13 +292,22 @@ def _article(
 ) -> Article:
     return Article(
         article_id=article_id_for(text),
-        title=title,
+        title=_shorten_title(title),
         text=text,
         source=source or PurePosixPath(path.split("#")[0]).name,
         path=path,
         url=url,
         date=date,
     )
+
+
+def _shorten_title(title: str) -> str:
+    """A title fit for a citation line: at most _MAX_TITLE_CHARS, cut at a word boundary with an ellipsis."""
+    if len(title) <= _MAX_TITLE_CHARS:
+        return title
+    cut = title[:_MAX_TITLE_CHARS]
+    at_word = cut[: cut.rfind(" ")].rstrip() if " " in cut else ""
+    return (at_word or cut[: _MAX_TITLE_CHARS - 1]) + "…"
 
 
 def _html_article(html: str, relative: str) -> Article:

@@ -6,6 +6,7 @@ import json
 import os
 import resource
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -176,6 +177,7 @@ def test_oversized_file_is_rejected_before_reading(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("an oversized file must not be read")
 
+    monkeypatch.setattr(os, "open", fail)
     monkeypatch.setattr(Path, "read_bytes", fail)
     with pytest.raises(IngestError, match=r"over the .* limit.*QA_BOT_MAX_ARTICLE_BYTES"):
         parse_file(path, "big.txt", 1024)
@@ -329,3 +331,86 @@ def test_absurdly_nested_json_is_rejected_not_crashing(tmp_path):
     )
     assert [a.text for a in articles] == ["Fine."]
     assert notices == ["skipped deep.jsonl line 1: invalid JSON (nested too deeply)"]
+
+
+def call_or_unblock(function, fifo: Path, seconds: float = 30.0):
+    """function() in a thread; if it is still blocked after ``seconds``, open the FIFO's other end and fail."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(function)
+    try:
+        return future.result(timeout=seconds)
+    except TimeoutError:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # a writer that closes at once: the reader sees EOF
+        pytest.fail(f"blocked for {seconds} s on the named pipe {fifo.name}")
+    finally:
+        pool.shutdown(wait=True)
+
+
+def test_a_named_pipe_named_like_an_article_is_skipped_in_one_line_without_blocking(tmp_path):
+    corpus = tmp_path / "corpus"
+    write(corpus, "real.txt", "Real text.")
+    os.mkfifo(corpus / "pipe.txt")
+    scan = call_or_unblock(lambda: scan_corpus(corpus, MAX_BYTES), corpus / "pipe.txt")
+    assert [a.path for a in scan.articles] == ["real.txt"]
+    assert scan.problems == ["skipped pipe.txt: not a regular file (a named pipe)"]
+    with pytest.raises(IngestError, match="not a regular file"):
+        call_or_unblock(lambda: parse_file(corpus / "pipe.txt", "pipe.txt", MAX_BYTES), corpus / "pipe.txt")
+
+
+def test_a_file_swapped_for_a_pipe_after_its_check_still_never_blocks(tmp_path, monkeypatch):
+    """Belt and braces: the open itself must not block even if the path changed after it was checked."""
+    os.mkfifo(tmp_path / "swapped.txt")
+    write(tmp_path, "ok.txt", "fine")
+    real_stat = Path.stat
+    monkeypatch.setattr(Path, "stat", lambda self, **kw: real_stat(tmp_path / "ok.txt"))
+    with pytest.raises(IngestError, match="not a regular file"):
+        call_or_unblock(
+            lambda: parse_file(tmp_path / "swapped.txt", "swapped.txt", MAX_BYTES), tmp_path / "swapped.txt"
+        )
+
+
+def test_one_nul_byte_in_jsonl_drops_only_its_line(tmp_path):
+    lines = [
+        json.dumps({"title": "One", "text": "First text."}),
+        json.dumps({"title": "Two", "text": "Second\u0000 text."}).replace("\\u0000", "\x00"),
+        json.dumps({"title": "Three", "text": "Third text."}),
+    ]
+    assert "\x00" in lines[1]
+    notices: list[str] = []
+    articles = parse_file(write(tmp_path, "feed.jsonl", "\n".join(lines)), "feed.jsonl", MAX_BYTES, notices)
+    assert [(a.title, a.path) for a in articles] == [("One", "feed.jsonl#1"), ("Three", "feed.jsonl#3")]
+    assert notices == ["skipped feed.jsonl line 2: binary data (NUL byte)"]
+
+
+def test_many_lines_with_nul_bytes_are_reported_in_one_line(tmp_path):
+    good = json.dumps({"text": "Kept text."})
+    content = "\n".join([good] + ['{"text": "bad\x00"}'] * 12 + [json.dumps({"text": "Also kept."})])
+    notices: list[str] = []
+    articles = parse_file(write(tmp_path, "feed.jsonl", content), "feed.jsonl", MAX_BYTES, notices)
+    assert [a.text for a in articles] == ["Kept text.", "Also kept."]
+    assert notices == ["skipped feed.jsonl lines 2, 3, 4, 5, 6 and 7 more: binary data (NUL bytes)"]
+
+
+def test_a_binary_file_named_jsonl_is_still_one_rejection(tmp_path):
+    notices: list[str] = []
+    with pytest.raises(IngestError, match="binary file"):
+        parse_file(write(tmp_path, "x.jsonl", bytes(range(256)) * 40), "x.jsonl", MAX_BYTES, notices)
+    assert notices == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("giant.txt", "word " * 400_000),
+        ("giant.md", "# " + "heading " * 300_000),
+        ("giant.html", "<title>" + "t" * 1_000_000 + "</title><p>Body.</p>"),
+        ("giant.jsonl", json.dumps({"title": "x" * 500_000, "text": "Body."})),
+    ],
+)
+def test_a_giant_title_is_shortened_and_the_text_kept_whole(tmp_path, name, content):
+    [article] = parse(tmp_path, name, content, max_bytes=10 * MAX_BYTES)
+    assert len(article.title) <= 201 and article.title.endswith("…")
+    assert len(article.text) >= len("Body.") and ("word " * 1000 in article.text or name != "giant.txt")
+    if name == "giant.txt":
+        assert article.text == content
+        assert article.title == "word " * 39 + "word…"  # cut at a word boundary
