@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 # Fully offline by default: models come from this package or from PyPI packages, never a hub.
@@ -111,27 +112,40 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.questions is not None and not args.questions.is_file():
         raise QABotError(f"questions file '{args.questions}' does not exist")
     if args.question is not None:
-        clean_question(args.question, settings.max_question_chars)  # refuse a blank question before loading models
+        question, notices = clean_question(args.question, settings.max_question_chars)  # before loading models
     bot = QABot.from_index(args.index_dir, settings)
     if args.question is not None:
-        response = bot.ask(args.question, top_k=args.top_k)
+        response = _ask_clean(bot, question, notices, args.top_k)
         if args.json:
             for notice in response.notices:
                 print(f"note: {notice}", file=sys.stderr)
         print(json.dumps(response.to_json(), ensure_ascii=False) if args.json else format_response(response))
         return 0
     failures = 0
-    with args.questions.open(encoding="utf-8", errors="replace") as lines:
-        for line in lines:
+    # surrogateescape: undecodable bytes reach clean_question, which replaces them and says so
+    with args.questions.open(encoding="utf-8", errors="surrogateescape") as lines:
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                record = bot.ask(line.rstrip("\n"), top_k=args.top_k).to_json()
+                question, notices = clean_question(line, settings.max_question_chars)
+                response = _ask_clean(bot, question, notices, args.top_k)
             except QABotError as error:  # one bad line must not stop the batch
                 failures += 1
-                record = {"question": line.rstrip("\n"), "answers": [], "error": str(error)}
+                raw = line.rstrip("\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                record = {"question": raw, "answers": [], "error": str(error)}
+            else:
+                record = response.to_json()
+                for notice in response.notices:
+                    print(f"note: line {number}: {notice}", file=sys.stderr)
             print(json.dumps(record, ensure_ascii=False), flush=True)
     return EXIT_FAILURE if failures else 0
+
+
+def _ask_clean(bot, question: str, notices: list[str], top_k: int | None):
+    """The bot's response to an already cleaned question, the cleaning's notices first."""
+    response = bot.ask(question, top_k=top_k)
+    return replace(response, notices=notices + response.notices)
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:

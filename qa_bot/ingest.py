@@ -111,7 +111,7 @@ def _check_readable(info: os.stat_result, relative: str, max_bytes: int) -> None
     if info.st_size > max_bytes:
         raise IngestError(
             relative,
-            f"file is {_megabytes(info.st_size)}, over the {_megabytes(max_bytes)} limit "
+            f"file is {_readable_size(info.st_size)}, over the {_readable_size(max_bytes)} limit "
             "(raise QA_BOT_MAX_ARTICLE_BYTES to include it)",
         )
 
@@ -202,7 +202,12 @@ def _corpus_files(root: Path, problems: list[str]) -> list[tuple[str, Path]]:
     return found
 
 
-def _megabytes(size: int) -> str:
+def _readable_size(size: int) -> str:
+    """'850 bytes', '2.4 KB', '20.0 MB': small limits set through QA_BOT_MAX_ARTICLE_BYTES read sensibly too."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
     return f"{size / 1024 / 1024:.1f} MB"
 
 

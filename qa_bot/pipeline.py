@@ -25,15 +25,23 @@ from qa_bot.settings import Settings
 from qa_bot.types import Response
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Lone surrogates: undecodable bytes in argv or a file read with surrogateescape, or a JSON "\ud800" escape.
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
-def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
+def clean_question(question: object, max_chars: int) -> tuple[str, list[str]]:
     """Normalise a raw question; refuse an empty one, shorten an overlong one with a notice."""
-    text = unicodedata.normalize("NFKC", _CONTROL_CHARS.sub(" ", question or "")).strip()
+    if question is not None and not isinstance(question, str):
+        raise QABotError(f"the question must be text, not {type(question).__name__}; send it as a string")
+    notices = []
+    text = question or ""
+    if _SURROGATES.search(text):
+        text = _SURROGATES.sub("\ufffd", text)
+        notices.append("the question held bytes that are not valid text; they were replaced by \ufffd")
+    text = unicodedata.normalize("NFKC", _CONTROL_CHARS.sub(" ", text)).strip()
     text = re.sub(r"\s+", " ", text)
     if not text:
         raise QABotError("the question is empty; type a question about the articles")
-    notices = []
     if len(text) > max_chars:
         text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
         notices.append(f"question shortened to its first {len(text)} characters (limit {max_chars})")
@@ -66,9 +74,17 @@ class QABot:
     @classmethod
     def from_index(cls, index_dir: Path | str, settings: Settings | None = None) -> QABot:
         settings = settings or Settings()
-        embedder = Embedder(settings.embedder_path())
-        live = _open_live(Path(index_dir), embedder, settings)  # a missing index fails before the reader loads
-        return cls(Path(index_dir), settings, embedder, Reader(settings.reader_path(), settings), live)
+        index = OpenIndex.load(Path(index_dir))  # a missing or damaged index fails before any model loads
+        try:
+            embedder = Embedder(settings.embedder_path())
+            index.check_embedder(embedder.identity())
+            reader = Reader(settings.reader_path(), settings)
+        except BaseException:
+            index.close()
+            raise
+        return cls(
+            Path(index_dir), settings, embedder, reader, _Live(index, HybridRetriever(index, embedder, settings))
+        )
 
     @property
     def index(self) -> OpenIndex:

@@ -158,6 +158,167 @@ def test_failed_index_creates_no_index_folder(tmp_path: Path, tiny_env: Path, co
     assert not (tmp_path / "new").exists()
 
 
+@pytest.fixture()
+def no_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any model load fails the test: cheap preconditions must be checked first."""
+    import qa_bot.pipeline
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded before the index was checked")
+
+    monkeypatch.setattr(qa_bot.pipeline, "Embedder", refuse)
+    monkeypatch.setattr(qa_bot.pipeline, "Reader", refuse)
+
+
+def test_missing_index_is_reported_before_any_model_loads(tmp_path: Path, no_models, capsys):
+    assert main(["ask", "Anything?", "--index-dir", str(tmp_path / "nowhere")]) == 1
+    assert capsys.readouterr().err.startswith(f"error: no index at {tmp_path / 'nowhere'}")
+
+
+def test_binary_current_pointer_is_the_damaged_index_line(index: Path, no_models, capsys):
+    (index / "CURRENT").write_bytes(b"\xff\xfe\x00\x9c\n")
+    assert main(["ask", "When did the airport reopen?", "--index-dir", str(index)]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "is damaged (CURRENT is not a version name)" in line and f"--index-dir {index} --rebuild" in line
+
+
+@pytest.mark.parametrize("bad", ["\udcff\udcfe", "\ud800"], ids=["undecodable argv bytes", "lone surrogate"])
+def test_a_question_with_bytes_that_are_not_text_is_answered_with_a_notice(index: Path, bad: str, capsys):
+    assert main(["ask", f"When did the airport {bad}reopen?", "--index-dir", str(index), "--json"]) == 0
+    out, err = capsys.readouterr()
+    record = json.loads(out)
+    assert record["question"] == "When did the airport " + "\ufffd" * len(bad) + "reopen?"
+    assert record["answers"]
+    assert err.splitlines() == ["note: the question held bytes that are not valid text; they were replaced by \ufffd"]
+
+
+def test_questions_file_with_undecodable_bytes_answers_every_line_with_notices_on_stderr(
+    index: Path, tmp_path: Path, capsys
+):
+    questions = tmp_path / "questions.txt"
+    questions.write_bytes(b"When did the airport \xff reopen?\n" + b"When did it reopen? " + b"very " * 300 + b"\n")
+    args = ["ask", "--questions", str(questions), "--index-dir", str(index), "--json"]
+    assert main(args + ["--top-k", "1"]) == 0
+    out, err = capsys.readouterr()
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["question"] == "When did the airport \ufffd reopen?" and first["answers"]
+    assert second["question"].startswith("When did it reopen?") and len(second["question"]) <= 1000
+    notes = err.splitlines()
+    assert notes[0] == "note: line 1: the question held bytes that are not valid text; they were replaced by \ufffd"
+    assert notes[1].startswith("note: line 2: question shortened to its first")
+
+
+def test_a_question_that_is_not_text_is_one_clear_error():
+    from qa_bot.errors import QABotError
+    from qa_bot.pipeline import clean_question
+
+    for question in (42, ["When?"], {"q": 1}):
+        with pytest.raises(QABotError, match="the question must be text"):
+            clean_question(question, 1000)
+
+
+def test_library_from_index_checks_the_index_before_any_model_loads(tmp_path: Path, no_models):
+    from qa_bot.errors import IndexUnusable
+    from qa_bot.pipeline import QABot
+
+    with pytest.raises(IndexUnusable, match="no index at"):
+        QABot.from_index(tmp_path / "nowhere")
+
+
+# --- README promises --------------------------------------------------------------------------
+
+TOWNS = ["Amedi", "Zakho", "Akre", "Soran", "Ranya", "Koya"]
+
+
+@pytest.fixture()
+def six_article_index(tmp_path: Path, tiny_env: Path, capsys) -> Path:
+    corpus = tmp_path / "six"
+    corpus.mkdir()
+    for number, town in enumerate(TOWNS):
+        (corpus / f"{town}.txt").write_text(f"{town} market\n\nThe market in {town} opened {number + 2} new stalls.")
+    assert main(["index", str(corpus), "--index-dir", str(tmp_path / "six-index")]) == 0
+    capsys.readouterr()
+    return tmp_path / "six-index"
+
+
+@pytest.fixture()
+def reader_inputs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many passages the reader was handed, per question."""
+    from qa_bot.reader import Reader
+
+    counts: list[int] = []
+    read = Reader.read
+
+    def counting_read(self, question, passages, *args, **kwargs):
+        counts.append(len(passages))
+        return read(self, question, passages, *args, **kwargs)
+
+    monkeypatch.setattr(Reader, "read", counting_read)
+    return counts
+
+
+def test_top_k_option_and_setting_decide_how_many_passages_the_reader_gets(
+    six_article_index: Path, reader_inputs: list[int], monkeypatch, capsys
+):
+    ask = ["ask", "Which market opened new stalls?", "--index-dir", str(six_article_index), "--json"]
+    for top_k in ("1", "4"):
+        assert main([*ask, "--top-k", top_k]) == 0
+    monkeypatch.setenv("QA_BOT_TOP_K", "3")
+    assert main(ask) == 0
+    assert reader_inputs == [1, 4, 3]
+
+
+def test_rebuild_re_embeds_every_passage_and_a_plain_sync_none(six_article_index: Path, tmp_path: Path, monkeypatch):
+    from qa_bot.embedding import Embedder
+
+    embedded: list[str] = []
+    encode = Embedder.encode
+
+    def counting_encode(self, texts, *args, **kwargs):
+        embedded.extend(texts)
+        return encode(self, texts, *args, **kwargs)
+
+    monkeypatch.setattr(Embedder, "encode", counting_encode)
+    version = (six_article_index / "CURRENT").read_text()
+    assert main(["index", str(tmp_path / "six"), "--index-dir", str(six_article_index)]) == 0
+    assert (embedded, (six_article_index / "CURRENT").read_text()) == ([], version)
+    assert main(["index", str(tmp_path / "six"), "--index-dir", str(six_article_index), "--rebuild"]) == 0
+    assert sorted(text.split()[0] for text in embedded) == sorted(TOWNS)  # each article's one passage, again
+    assert (six_article_index / "CURRENT").read_text() != version
+
+
+def test_max_article_bytes_setting_skips_an_oversized_file_with_a_report(
+    corpus: Path, tmp_path: Path, tiny_env: Path, monkeypatch, capsys
+):
+    (corpus / "long.txt").write_text("Long report\n\n" + "The harbour grew again. " * 100)
+    monkeypatch.setenv("QA_BOT_MAX_ARTICLE_BYTES", "1000")
+    assert main(["index", str(corpus), "--index-dir", str(tmp_path / "index")]) == 0
+    out, err = capsys.readouterr()
+    assert "1 added" in out
+    [warning] = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: skipped long.txt: file is 2.4 KB, over the 1000 bytes limit")
+    assert "QA_BOT_MAX_ARTICLE_BYTES" in warning
+
+
+def test_feedback_export_through_the_cli(tmp_path: Path, capsys):
+    from qa_bot.feedback import FeedbackStore, default_feedback_path
+
+    index_dir = tmp_path / "index"
+    store = FeedbackStore(default_feedback_path(index_dir))
+    store.record("a1", "When did the airport reopen?", [{"text": "Monday", "score": 0.9, "citations": []}], "up")
+    store.record("a2", "Who thanked the staff?", [], "down")
+    assert store.add_comment("a2", "It was the governor.")
+    out = tmp_path / "export" / "votes.jsonl"
+    assert main(["feedback", "export", str(out), "--index-dir", str(index_dir)]) == 0
+    assert capsys.readouterr().out.strip() == f"exported 2 feedback records to {out}"
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [(r["question"], r["vote"], r["comment"]) for r in records] == [
+        ("When did the airport reopen?", "up", None),
+        ("Who thanked the staff?", "down", "It was the governor."),
+    ]
+    assert records[0]["answers"][0]["text"] == "Monday"
+
+
 def test_installed_command_exits_non_zero_without_traceback(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "qa_bot.cli", "ask", "Where?", "--index-dir", str(tmp_path / "missing")],
