@@ -13,6 +13,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -30,6 +32,7 @@ from _common import (
 )
 
 from qa_bot.errors import QABotError
+from qa_bot.settings import Settings
 
 STARTUP_TIMEOUT_S = 600  # loading two models on a busy 2-core machine can take a while
 
@@ -92,54 +95,58 @@ def wait_until_serving(url: str, server: subprocess.Popen, log_path: Path) -> No
     raise QABotError(f"qa-bot serve did not answer on {url} within {STARTUP_TIMEOUT_S} s; see {log_path}")
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(__doc__.splitlines()[0], argv)
-    settings = bench_settings(args)
-    index_dir, _, _ = ensure_index(args, settings)
-    corpus_dir, _ = index_paths(args)
-    question = heldout_questions(args, 1)[0].question
+@contextmanager
+def serve_process(
+    index_dir: Path, corpus_dir: Path, settings: Settings, workdir: Path
+) -> Iterator[tuple[subprocess.Popen, str, Path]]:
+    """`qa-bot serve` on a free 127.0.0.1 port: (process, URL, log path), stopped on exit.
+
+    It yields as soon as the process starts; ``wait_until_serving`` waits for it to answer.
+    """
     port = free_port()
-    url = f"http://127.0.0.1:{port}/"
     env = {
         **os.environ,
         "HF_HUB_OFFLINE": "1",
         "QA_BOT_READER": settings.reader,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     }
-    command = [
-        sys.executable,
-        "-m",
-        "qa_bot.cli",
-        "serve",
-        "--index-dir",
-        str(index_dir),
-        "--corpus-dir",
-        str(corpus_dir),
-    ]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    log_path = args.workdir / "serve.log"
+    command = [sys.executable, "-m", "qa_bot.cli", "serve", "--index-dir", str(index_dir)]
+    command += ["--corpus-dir", str(corpus_dir), "--host", "127.0.0.1", "--port", str(port)]
+    log_path = workdir / "serve.log"
     with log_path.open("w", encoding="utf-8") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=args.workdir)
-    sampler = PeakSampler(psutil.Process(server.pid))
-    sampler.start()
+        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir)
     try:
-        with Timer() as startup:
-            wait_until_serving(url, server, log_path)
-        from gradio_client import Client
-
-        client = Client(url, verbose=False)
-        with Timer() as first_answer:
-            client.predict(question, api_name="/ask")
-        time.sleep(0.2)  # one more sample after the answer
-        peak = max(sampler.peak, kernel_peak_rss(server.pid))
+        yield server, f"http://127.0.0.1:{port}/", log_path
     finally:
-        sampler.stopped.set()
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(__doc__.splitlines()[0], argv)
+    settings = bench_settings(args)
+    index_dir, _, _ = ensure_index(args, settings)
+    corpus_dir, _ = index_paths(args)
+    question = heldout_questions(args, 1)[0].question
+    with serve_process(index_dir, corpus_dir, settings, args.workdir) as (server, url, log_path):
+        sampler = PeakSampler(psutil.Process(server.pid))
+        sampler.start()
+        try:
+            with Timer() as startup:
+                wait_until_serving(url, server, log_path)
+            from gradio_client import Client
+
+            client = Client(url, verbose=False)
+            with Timer() as first_answer:
+                client.predict(question, api_name="/ask")
+            time.sleep(0.2)  # one more sample after the answer
+            peak = max(sampler.peak, kernel_peak_rss(server.pid))
+        finally:
+            sampler.stopped.set()
 
     figures = [
         Figure("qa-bot serve peak RSS (index loaded, 1 question)", peak / 2**30, "GiB", "<= 1.5"),

@@ -87,6 +87,17 @@ def test_serve_memory_is_measured_on_a_live_server(workdir: Path) -> None:
 
 
 @pytest.mark.slow
+def test_load_test_answers_every_question_and_measures_the_server(workdir: Path) -> None:
+    args = ("--concurrency", "3", "--questions", "24", "--duration", "600")
+    figures, _ = run_bench("bench_load", workdir, *args)
+    assert figures["load test errors"]["value"] == 0
+    assert figures["load test throughput"]["note"].startswith("24 questions, 3 concurrent askers")
+    assert figures["load test latency p95"]["value"] >= figures["load test latency p50"]["value"] > 0
+    assert figures["server RSS after warm-up"]["value"] > 100  # MiB: a live server with models loaded
+    assert "server RSS growth over 24 questions" in figures
+
+
+@pytest.mark.slow
 def test_ann_recall_against_exact_search(workdir: Path) -> None:
     figures, stdout = run_bench("bench_ann", workdir, "--size", "3000")
     recalls = {name: f["value"] for name, f in figures.items() if name.endswith("recall@10")}
