@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from qa_bot.chunking import build_passages, split_sentences
 from qa_bot.embedding import Embedder
 from qa_bot.errors import IndexUnusable, QABotError
-from qa_bot.ingest import scan_corpus
+from qa_bot.ingest import check_corpus_dir, scan_corpus
 from qa_bot.settings import Settings
 from qa_bot.types import Article, ArticleInfo, Passage, Sentence
 
@@ -545,6 +545,7 @@ def sync_index(
 ) -> SyncReport:
     """Bring the index in line with the corpus folder, re-embedding only new or changed articles."""
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
+    check_corpus_dir(corpus_dir)  # before the index folder or its lock file is touched
     created = next((p for p in reversed([index_dir, *index_dir.parents]) if not p.exists()), None)
     succeeded = False
     try:

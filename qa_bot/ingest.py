@@ -116,12 +116,17 @@ def _check_readable(info: os.stat_result, relative: str, max_bytes: int) -> None
         )
 
 
-def scan_corpus(corpus_dir: Path, max_bytes: int) -> CorpusScan:
-    """Every article under ``corpus_dir``, deduplicated by content, in sorted path order."""
+def check_corpus_dir(corpus_dir: Path) -> None:
+    """Refuse a corpus path that is missing or not a folder, before anything else is done."""
     if not corpus_dir.exists():
         raise QABotError(f"corpus folder '{corpus_dir}' does not exist; create it or pass the right path")
     if not corpus_dir.is_dir():
         raise QABotError(f"corpus folder '{corpus_dir}' is a file, not a folder; pass the folder holding the articles")
+
+
+def scan_corpus(corpus_dir: Path, max_bytes: int) -> CorpusScan:
+    """Every article under ``corpus_dir``, deduplicated by content, in sorted path order."""
+    check_corpus_dir(corpus_dir)
     root = corpus_dir.resolve()
     scan = CorpusScan()
     first_path_of: dict[str, str] = {}

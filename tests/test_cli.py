@@ -158,6 +158,20 @@ def test_failed_index_creates_no_index_folder(tmp_path: Path, tiny_env: Path, co
     assert not (tmp_path / "new").exists()
 
 
+@pytest.mark.parametrize("corpus_kind", ["a file", "missing"])
+def test_failed_index_into_the_shipped_index_folder_adds_nothing_to_it(
+    tmp_path: Path, tiny_env: Path, corpus_kind: str, capsys
+):
+    corpus = tmp_path / "corpus.txt"
+    if corpus_kind == "a file":
+        corpus.write_text(ARTICLE)
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    (index_dir / "README.md").write_text("build output\n")
+    assert main(["index", str(corpus), "--index-dir", str(index_dir)]) == 1
+    assert [p.name for p in index_dir.iterdir()] == ["README.md"]
+
+
 @pytest.fixture()
 def no_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any model load fails the test: cheap preconditions must be checked first."""
