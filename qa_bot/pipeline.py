@@ -11,6 +11,8 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,10 +52,16 @@ def clean_question(question: object, max_chars: int) -> tuple[str, list[str]]:
 
 @dataclass
 class _Live:
-    """One index version with the retriever over it; swapped as a whole."""
+    """One index version with the retriever over it; swapped as a whole.
+
+    ``users`` counts the questions (and page views) using it; a version replaced by a reload is
+    closed when its last user is done, so old versions' files are not held open.
+    """
 
     index: OpenIndex
     retriever: HybridRetriever
+    users: int = 0
+    retired: bool = False
 
 
 def _open_live(index_dir: Path, embedder: Embedder, settings: Settings) -> _Live:
@@ -88,7 +96,28 @@ class QABot:
 
     @property
     def index(self) -> OpenIndex:
+        """The live version, unpinned: a reload may close it; long-running code uses ``borrow_index``."""
         return self._live.index
+
+    @contextmanager
+    def _borrow(self) -> Iterator[_Live]:
+        with self._swap_lock:
+            live = self._live
+            live.users += 1
+        try:
+            yield live
+        finally:
+            with self._swap_lock:
+                live.users -= 1
+                done = live.retired and live.users == 0
+            if done:
+                live.index.close()
+
+    @contextmanager
+    def borrow_index(self) -> Iterator[OpenIndex]:
+        """The live version, kept open until the block ends even if a reload replaces it meanwhile."""
+        with self._borrow() as live:
+            yield live.index
 
     @property
     def threshold(self) -> float:
@@ -98,7 +127,11 @@ class QABot:
         """Open the newest index version; questions in flight finish on the version they started with."""
         live = _open_live(self.index_dir, self.embedder, self.settings)
         with self._swap_lock:
-            self._live = live
+            old, self._live = self._live, live
+            old.retired = True
+            done = old.users == 0
+        if done:
+            old.index.close()
 
     def index_corpus(self, corpus_dir: Path) -> SyncReport:
         with self._index_lock:
@@ -107,10 +140,14 @@ class QABot:
         return report
 
     def ask(self, question: str, history: list[Turn] | None = None, top_k: int | None = None) -> Response:
+        """Answer from one consistent index version, which stays open until the answer is built."""
+        with self._borrow() as live:
+            return self._ask(live, question, history, top_k)
+
+    def _ask(self, live: _Live, question: str, history: list[Turn] | None, top_k: int | None) -> Response:
         began = time.perf_counter()
         text, notices = clean_question(question, self.settings.max_question_chars)
         resolved = resolve_followup(text, history)
-        live = self._live  # one consistent version for the whole question
         top_k = max(1, min(top_k or self.settings.top_k, self.settings.top_k_limit))
         retrieved = live.retriever.retrieve(resolved.retrieval_query, top_k)
         result = self.reader.read(resolved.reader_question, [r.passage for r in retrieved])
@@ -122,11 +159,11 @@ class QABot:
             self.reader.threshold,
         )
         return Response(
-            question=question,
+            question=text,  # as used: cleaned and shortened, never a 10 MB echo
             answers=answers,
             retrieved=retrieved,
             latency_ms=(time.perf_counter() - began) * 1000,
-            resolved_question=resolved.reader_question,
+            resolved_question=result.question,
             notices=notices + result.notices,
         )
 

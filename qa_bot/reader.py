@@ -35,6 +35,7 @@ SPANS_PER_FEATURE = 3
 class ReadResult:
     spans: list[Span]  # from all passages, best first, not thresholded
     notices: list[str] = field(default_factory=list)
+    question: str = ""  # the question as the reader read it (cut to QUESTION_TOKEN_BUDGET tokens)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class _Window:
 
 @dataclass(frozen=True)
 class _Query:
+    question: str
     passages: list[Passage]
     windows: list[_Window]
     notices: list[str]
@@ -112,7 +114,7 @@ class Reader:
         for query in encoded:
             count = len(query.windows)
             spans = self._decode(query, logits[first : first + count]) if count else []
-            results.append(ReadResult(spans=spans, notices=list(query.notices)))
+            results.append(ReadResult(spans=spans, notices=list(query.notices), question=query.question))
             first += count
         return results
 
@@ -127,7 +129,7 @@ class Reader:
             question = question[: question_offsets[QUESTION_TOKEN_BUDGET - 1][1]]
             notices.append(f"The question was truncated to its first {QUESTION_TOKEN_BUDGET} tokens for the reader.")
         if not passages:
-            return _Query(passages, [], notices)
+            return _Query(question, passages, [], notices)
         encoding = self.tokenizer(
             [question] * len(passages),
             [p.text for p in passages],
@@ -148,7 +150,7 @@ class Reader:
                     context_mask=[s == 1 for s in encoding.sequence_ids(index)],
                 )
             )
-        return _Query(passages, windows, notices)
+        return _Query(question, passages, windows, notices)
 
     def _logits(self, windows: list[_Window], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Start/end logits per window, unpadded; similar lengths are batched together."""

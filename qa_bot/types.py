@@ -136,7 +136,7 @@ class Response:
     answers: list[Answer]  # exactly what the user is shown, best first: the answer, its list items, alternatives
     retrieved: list[Retrieved]  # passages the reader looked at, best first
     latency_ms: float
-    resolved_question: str = ""  # the question after follow-up resolution
+    resolved_question: str = ""  # the question as the reader read it: follow-up resolved, cut to its token budget
     notices: list[str] = field(default_factory=list)
     withheld: list[Answer] = field(default_factory=list)  # candidates not shown, best first
 
