@@ -239,12 +239,12 @@ def _agreement(card: AnswerCard) -> str:
     return f'<span class="qa-agree">found in {articles} articles</span>' if articles > 1 else ""
 
 
-# Thumb icons drawn inline, so they show without an emoji font.
-_THUMB_PATH = (
-    "M7 10v11H4a1 1 0 0 1-1-1v-9a1 1 0 0 1 1-1h3zm2 11h8.3a2 2 0 0 0 2-1.7l1.2-7A2 2 0 0 0 18.5 10H14V5"
-    "a2.5 2.5 0 0 0-2.5-2.5L9 10v11z"
+# Thumb icons drawn inline, so they show without an emoji font (Lucide's "thumbs-up", ISC licence).
+_THUMB_UP = (
+    '<svg class="qa-icon" viewBox="0 0 24 24" width="16" height="16"><path d="M7 10v12"/><path d="M15 5.88 14 10h5.83'
+    "a2 2 0 0 1 1.92 2.56l-2.33 8A2 2 0 0 1 17.5 22H4a2 2 0 0 1-2-2v-8a2 2 0 0 1 2-2h2.76a2 2 0 0 0 1.79-1.11L12 2"
+    'a3.13 3.13 0 0 1 3 3.88Z"/></svg>'
 )
-_THUMB_UP = f'<svg class="qa-icon" viewBox="0 0 24 24" width="16" height="16"><path d="{_THUMB_PATH}"/></svg>'
 _THUMB_DOWN = _THUMB_UP.replace('class="qa-icon"', 'class="qa-icon qa-flip"')
 
 
@@ -512,7 +512,7 @@ table.qa-scores th { color: var(--body-text-color-subdued); font-weight: 500; }
 .qa-actions button:hover { border-color: var(--color-accent); }
 .qa-actions button.qa-pressed { background: var(--color-accent-soft); border-color: var(--color-accent); }
 .qa-rate { display: inline-flex; align-items: center; gap: 6px; }
-.qa-icon { display: block; fill: none; stroke: currentColor; stroke-width: 1.8; stroke-linejoin: round; }
+.qa-icon { display: block; fill: none; stroke: currentColor; stroke-width: 2; stroke-linecap: round; stroke-linejoin: round; }
 .qa-flip { transform: scaleY(-1); }
 .qa-thanks { color: var(--color-accent); font-weight: 600; }
 .qa-nothing { font-weight: 600; }
@@ -531,7 +531,7 @@ table.qa-articles th, table.qa-articles td { border: none !important;
 table.qa-articles .qa-num { text-align: right; }
 .qa-file-date { color: var(--body-text-color-subdued); }
 .qa-nobreak { white-space: nowrap; }
-#qa-comment-row { align-items: center; }
+#qa-comment-row { gap: 6px; }
 #qa-chat .message-row.bot-row .message.bot { border: none; background: transparent; padding: 0; }
 #qa-ask-row { flex-wrap: nowrap; }
 #qa-ask-row button { flex: none; }

@@ -146,27 +146,27 @@ class _Handlers:
             message = render_response(response, article_text_of(index), turn.reply_id)
         return [*chat, {"role": "assistant", "content": message}], [*turns, turn]
 
-    def vote(self, target: str, turns: list[ChatTurn]) -> tuple[gr.Row, str, str]:
+    def vote(self, target: str, turns: list[ChatTurn]) -> tuple[gr.Column, str, str]:
         """``target`` is "reply:card:up|down|none" from a card's thumb; "none" undoes the vote."""
         reply_id, _, rest = (target or "").partition(":")
         card, _, verdict = rest.partition(":")
         turn = next((t for t in turns if t.reply_id == reply_id), None)
         if turn is None or not card.isdigit() or int(card) >= len(turn.cards) or verdict not in ("up", "down", "none"):
-            return gr.Row(visible=False), "", ""
+            return gr.Column(visible=False), "", ""
         answer_id, answers = f"{reply_id}:{card}", turn.cards[int(card)]
         if verdict == "none":
             self.feedback.withdraw(answer_id)
-            return gr.Row(visible=False), "", ""
+            return gr.Column(visible=False), "", ""
         self.feedback.record(answer_id, turn.question, answers, verdict)
-        return gr.Row(visible=True), render_vote_thanks(answers[0]["text"], verdict), answer_id
+        return gr.Column(visible=True), render_vote_thanks(answers[0]["text"], verdict), answer_id
 
-    def send_comment(self, comment: str, answer_id: str) -> tuple[gr.Row, str]:
+    def send_comment(self, comment: str, answer_id: str) -> tuple[gr.Column, str]:
         if answer_id and comment.strip() and self.feedback.add_comment(answer_id, comment):
             gr.Info("Thanks, your comment was saved.")
-        return gr.Row(visible=False), ""
+        return gr.Column(visible=False), ""
 
-    def new_conversation(self) -> tuple[list[dict], list[ChatTurn], gr.Row]:
-        return [], [], gr.Row(visible=False)
+    def new_conversation(self) -> tuple[list[dict], list[ChatTurn], gr.Column]:
+        return [], [], gr.Column(visible=False)
 
     # ---- articles
 
@@ -300,10 +300,6 @@ def _chat_tab(handlers: _Handlers) -> gr.Chatbot:
         buttons=[],  # each answer card has its own plain-text Copy and thumbs
         layout="bubble",
     )
-    with gr.Row(visible=False, elem_id="qa-comment-row") as comment_row:
-        thanks = gr.HTML(elem_id="qa-vote-thanks")
-        comment_box = gr.Textbox(placeholder="Your comment (optional)", show_label=False, scale=8)
-        comment_button = gr.Button("Send", scale=1, min_width=80)
     with gr.Row(equal_height=True, elem_id="qa-ask-row"):
         question_box = gr.Textbox(
             placeholder="Ask about the articles…",
@@ -317,6 +313,11 @@ def _chat_tab(handlers: _Handlers) -> gr.Chatbot:
         )
         ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=64, elem_id="qa-ask")
         clear_button = gr.Button("New chat", variant="secondary", scale=1, min_width=64, elem_id="qa-new-chat")
+    with gr.Column(visible=False, elem_id="qa-comment-row") as comment_row:
+        thanks = gr.HTML(elem_id="qa-vote-thanks")
+        with gr.Row():
+            comment_box = gr.Textbox(placeholder="Your comment (optional)", show_label=False, scale=8)
+            comment_button = gr.Button("Send", scale=1, min_width=80)
     vote_target = gr.Textbox(visible="hidden", elem_id="qa-vote-target")
     vote_send = gr.Button(visible="hidden", elem_id="qa-vote-send")
 
