@@ -8,7 +8,6 @@ from dataclasses import replace
 
 import pytest
 
-from qa_bot.errors import QABotError
 from qa_bot.render import (
     ARTICLE_WINDOW_CHARS,
     ArticleRow,
@@ -22,7 +21,6 @@ from qa_bot.render import (
     render_response,
 )
 from qa_bot.types import Answer, ArticleInfo, Citation, Passage, Response, Retrieved
-from qa_bot.ui import api_question
 
 ARTICLE = (
     "Bases <b>today</b>\n\n"
@@ -238,14 +236,3 @@ def test_article_table_is_dated_sorted_newest_first_and_searchable() -> None:
     assert titles_in(render_article_table(rows, "harbour")) == ["Delta"]
     assert titles_in(render_article_table(rows, "2020 beta")) == ["Beta"]
     assert "No article matches “zzz”" in render_article_table(rows, "zzz")
-
-
-@pytest.mark.parametrize(
-    ("sent", "message"),
-    [(42, "not a int"), (["a", "b"], "not a list"), (None, "not nothing"), ({"q": 1}, "not a dict")],
-)
-def test_api_refuses_a_question_that_is_not_text_in_one_line(sent: object, message: str) -> None:
-    with pytest.raises(QABotError, match=message) as raised:
-        api_question(sent)
-    assert "\n" not in str(raised.value)
-    assert api_question("Which bases?") == "Which bases?"

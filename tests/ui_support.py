@@ -89,9 +89,8 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@contextmanager
-def running_server(corpus: Path, index: Path) -> Iterator[str]:
-    """`qa-bot serve` on a free local port; yields its URL and stops it afterwards."""
+def start_server(corpus: Path, index: Path) -> tuple[subprocess.Popen, str]:
+    """`qa-bot serve` on a free local port, once it answers; returns the process and its URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     log_path = index.parent / "serve.log"
@@ -116,20 +115,32 @@ def running_server(corpus: Path, index: Path) -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    deadline = time.monotonic() + SERVER_START_LIMIT_S
+    while not _answers(url):
+        if server.poll() is not None or time.monotonic() > deadline:
+            stop_server(server)
+            pytest.fail(f"qa-bot serve did not come up at {url}:\n{log_path.read_text()[-3000:]}")
+        time.sleep(1)
+    return server, url
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
     try:
-        deadline = time.monotonic() + SERVER_START_LIMIT_S
-        while not _answers(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"qa-bot serve did not come up at {url}:\n{log_path.read_text()[-3000:]}")
-            time.sleep(1)
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+@contextmanager
+def running_server(corpus: Path, index: Path) -> Iterator[str]:
+    """`qa-bot serve` on a free local port; yields its URL and stops it afterwards."""
+    server, url = start_server(corpus, index)
+    try:
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
 
 
 def _answers(url: str) -> bool:
