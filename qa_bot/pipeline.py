@@ -170,7 +170,9 @@ class QABot:
     def example_questions(self, n: int = 3) -> list[str]:
         """Configured examples first, then questions made from indexed article titles."""
         examples = list(self.settings.example_questions)
-        for article in self.index.list_articles():
+        with self.borrow_index() as index:
+            articles = index.list_articles()
+        for article in articles:
             if len(examples) >= n:
                 break
             examples.append(question_from_title(article["title"]))

@@ -42,7 +42,7 @@ from qa_bot.render import (
     render_vote_thanks,
 )
 from qa_bot.settings import Settings
-from qa_bot.types import Response
+from qa_bot.types import Response, answer_json
 
 if TYPE_CHECKING:
     from qa_bot.index import OpenIndex
@@ -89,12 +89,7 @@ class ChatTurn:
 
 
 def _card_records(response: Response) -> list[list[dict]]:
-    shown = response.to_json()["answers"]  # aligned with response.answers
-    position = {id(answer): n for n, answer in enumerate(response.answers)}
-    return [
-        [{**shown[position[id(answer)]], "role": answer.role} for answer in card.answers]
-        for card in answer_cards(response)
-    ]
+    return [[answer_json(answer) for answer in card.answers] for card in answer_cards(response)]
 
 
 class _Handlers:
