@@ -16,7 +16,7 @@ from tests.ui_support import SEED_QUESTION, make_site, require_bundled_reader, s
 
 pytestmark = pytest.mark.slow
 
-STOP_LIMIT_S = 8  # the server gives requests in flight 3 s; the rest is slack for a busy 2-core machine
+STOP_LIMIT_S = 6  # the server gives requests in flight 3 s; the rest is slack for a busy machine
 IN_FLIGHT = 12
 
 
