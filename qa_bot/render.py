@@ -32,10 +32,13 @@ CONFIDENCE_WORDS = ((0.70, "likely"), (0.45, "possible"), (0.0, "unsure"))
 ArticleText = Callable[[str], str | None]  # article_id -> full text, None if no longer indexed
 
 
+def confidence_word(score: float) -> str:
+    return next(word for floor, word in CONFIDENCE_WORDS if score >= floor)
+
+
 def confidence_label(score: float) -> str:
     """'likely 87%', 'unsure 41%': the band's word, then the calibrated probability."""
-    word = next(word for floor, word in CONFIDENCE_WORDS if score >= floor)
-    return f"{word} {score:.0%}"
+    return f"{confidence_word(score)} {score:.0%}"
 
 
 def _text(value: str) -> str:
@@ -268,7 +271,8 @@ def render_card(card: AnswerCard, response: Response, article_text: ArticleText,
     quotes = "".join(_quote_block(quote, response, article_text) for quote in _quotes(card))
     return (
         f'<section class="qa-card {kind}"><div class="qa-card-head">{_card_title(card)}'
-        f'<span class="qa-confidence" title="calibrated probability that this answer is right">'
+        f'<span class="qa-confidence qa-{confidence_word(card.headline.score)}"'
+        ' title="calibrated probability that this answer is right">'
         f"{confidence_label(card.headline.score)}</span></div>"
         f"{_agreement(card)}{quotes}{_card_actions(card, question, reply_id)}</section>"
     )
@@ -486,6 +490,8 @@ ul.qa-items { margin: 0; padding-left: 1.2em; }
 ul.qa-items li { margin: 0 0 2px; }
 .qa-confidence { flex: none; font-size: 0.8rem; white-space: nowrap; padding: 1px 8px; border-radius: 999px;
                  background: var(--background-fill-secondary); color: var(--body-text-color-subdued); }
+.qa-likely { background: #dcfce7; color: #166534; }
+.qa-possible { background: #fef3c7; color: #92400e; }
 .qa-agree { display: inline-block; margin-top: 4px; font-size: 0.82rem; font-weight: 600; color: var(--color-accent); }
 .qa-quote { margin: 8px 0 6px; padding: 6px 12px; border-left: 3px solid var(--border-color-accent);
             background: var(--background-fill-secondary); border-radius: 0 6px 6px 0; }
