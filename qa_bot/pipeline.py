@@ -84,7 +84,7 @@ class QABot:
         settings = settings or Settings()
         index = OpenIndex.load(Path(index_dir))  # a missing or damaged index fails before any model loads
         try:
-            embedder = Embedder(settings.embedder_path())
+            embedder = Embedder.from_settings(settings)
             index.check_embedder(embedder.identity())
             reader = Reader(settings.reader_path(), settings)
         except BaseException:
