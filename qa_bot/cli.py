@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_index_dir(index)
     index.add_argument(
         "--rebuild", action="store_true", help="re-embed everything instead of reusing unchanged articles"
+    )
+    index.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="embed on a Dask cluster: a scheduler address (tcp://HOST:8786) or `local` for one on this machine",
     )
 
     ask = commands.add_parser("ask", help="answer a question (or a file of questions)")
@@ -76,7 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
 def run_index(args: argparse.Namespace, settings: Settings) -> int:
     from qa_bot.index import sync_index
 
-    report = sync_index(args.corpus_dir, args.index_dir, settings, rebuild=args.rebuild, progress=True)
+    from qa_bot.distributed import cluster_embedder
+
+    # With --dask the workers embed; without it sync_index loads the embedder here.
+    with cluster_embedder(args.dask, settings) if args.dask else nullcontext() as embedder:
+        report = sync_index(
+            args.corpus_dir, args.index_dir, settings, rebuild=args.rebuild, progress=True, embedder=embedder
+        )
     for problem in report.problems:
         print(f"warning: {problem}", file=sys.stderr)
     print(
