@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from qa_bot.retrieval import HybridRetriever
 
 DEFAULT_WORKDIR = REPO_ROOT / "artifacts" / "bench"  # git-ignored; the SQuAD index is reused across scripts
+STDOUT = Path("-")  # `--json` without a file: the script prints a one-line JSON summary last
 _COMPARE = {">=": operator.ge, "<=": operator.le}
 
 
@@ -69,7 +70,9 @@ class Figure:
 def parse_args(description: str, argv: Sequence[str] | None = None, **extra: dict) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="tiny synthetic sizes (seconds; used by the tests)")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--json", type=Path, nargs="?", const=STDOUT, help="write the figures to this file (no file: a summary line)"
+    )
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="where data and indexes are cached")
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD, help="SQuAD training file (full runs)")
     for flag, options in extra.items():
@@ -83,7 +86,7 @@ def report(title: str, figures: list[Figure], args: argparse.Namespace) -> None:
         print("(--quick: tiny synthetic sizes and a random reader; not comparable with the targets)")
     for figure in figures:
         print(figure.line(), flush=True)
-    if args.json:
+    if args.json and args.json != STDOUT:
         args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2) + "\n", encoding="utf-8")
 
 

@@ -5,7 +5,7 @@ machine whose load changes during the run slows both alike. Recall@5 is measured
 for every pair (index built with backend A, questions embedded with backend B), which is what decides whether
 an index may be queried with the other backend.
 
-    python bench/bench_embedding.py [--quick] [--chunk 256]
+    python bench/bench_embedding.py [--quick] [--chunk 256] [--articles N] [--questions 1000]
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from _common import (
     Timer,
     bench_settings,
     heldout_articles,
-    heldout_questions,
     limit_threads,
     main_guard,
     parse_args,
@@ -24,7 +23,7 @@ from _common import (
 )
 
 from qa_bot.embedding import Embedder
-from qa_bot.eval import contains_answer, write_corpus
+from qa_bot.eval import contains_answer, select_questions, write_corpus
 from qa_bot.index import OpenIndex, sync_index
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import BACKENDS
@@ -63,12 +62,19 @@ def p50_ms(retriever: HybridRetriever, questions: list[str], mode: str, top_k: i
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(
-        __doc__.splitlines()[0], argv, **{"--chunk": {"type": int, "default": 256, "help": "passages per turn"}}
+        __doc__.splitlines()[0],
+        argv,
+        **{
+            "--chunk": {"type": int, "default": 256, "help": "passages per turn"},
+            "--articles": {"type": int, "default": None, "help": "use only this many held-out articles (all 44)"},
+            "--questions": {"type": int, "default": 1000, "help": "held-out questions for recall@5"},
+        },
     )
     settings = bench_settings(args)
     limit_threads(settings)
     corpus_dir = args.workdir / ("quick" if args.quick else "heldout") / "corpus"
-    write_corpus(heldout_articles(args), corpus_dir)
+    articles = heldout_articles(args)[: args.articles]
+    write_corpus(articles, corpus_dir)
     embedders = {
         backend: Embedder(settings.embedder_path(), backend, settings.cache_path(), settings.threads)
         for backend in BACKENDS
@@ -95,10 +101,10 @@ def main(argv: list[str] | None = None) -> None:
             note=f"{build_rates[BASELINE]:.1f} vs {build_rates[CANDIDATE]:.1f} passages/s, built one after the other",
         ),
     ]
-    examples = heldout_questions(args, 40 if args.quick else 1000)
+    examples = select_questions(articles, 40 if args.quick else args.questions)
     latency_count = 20 if args.quick else 200
     # Disjoint questions per mode and backend: the embedder's query cache would flatter a second pass.
-    latency_questions = iter([e.question for e in heldout_questions(args, 8 * latency_count)])
+    latency_questions = iter([e.question for e in select_questions(articles, 8 * latency_count)])
     for built_with in BACKENDS:
         for asked_with in BACKENDS:
             retriever = HybridRetriever(indexes[built_with], embedders[asked_with], settings)

@@ -2,7 +2,8 @@
 
     python bench/run_all.py [--quick] [--update-readme] [--only bench_ann,bench_ask]
 
-The table replaces whatever is between ``<!-- perf:start -->`` and ``<!-- perf:end -->`` in README.md.
+``--update-readme`` replaces, between ``<!-- perf:start -->`` and ``<!-- perf:end -->`` in README.md, only the rows
+of the benchmarks that ran (matched by name; new ones are appended); every row names its command and date.
 Each script runs in its own process, so one's memory (1M vectors) never inflates another's figures.
 """
 
@@ -21,7 +22,15 @@ from _common import DEFAULT_SQUAD, DEFAULT_WORKDIR, REPO_ROOT, Figure
 
 BENCH_DIR = Path(__file__).resolve().parent
 # Indexing first: it (re)builds the SQuAD index the next four reuse; the 1M-vector FAISS run last.
-SCRIPTS = ("bench_indexing", "bench_ask", "bench_retrieval", "bench_reader", "bench_serve", "bench_ann")
+SCRIPTS = (
+    "bench_indexing",
+    "bench_embedding",
+    "bench_ask",
+    "bench_retrieval",
+    "bench_reader",
+    "bench_serve",
+    "bench_ann",
+)
 START, END = "<!-- perf:start -->", "<!-- perf:end -->"
 
 
@@ -44,30 +53,41 @@ def _value(figure: Figure) -> str:
     return f"{value} {figure.unit}".strip()
 
 
-def markdown_table(figures: list[Figure], quick: bool) -> str:
+HEADER = ["| Benchmark | Result | Target | | Measured by |", "|---|---|---|---|---|"]
+
+
+def table_rows(figures: list[Figure], command: str) -> dict[str, str]:
+    """README rows keyed by benchmark name, each saying which command measured it and when."""
     verdict = {True: "met", False: "**missed**", None: ""}
     when = f"{date.today().isoformat()}, {os.cpu_count()} CPU cores"
-    lines = [
-        f"Measured by `python bench/run_all.py{' --quick' if quick else ''}` ({when}).",
-        "",
-        "| Benchmark | Result | Target | |",
-        "|---|---|---|---|",
-    ]
+    rows = {}
     for figure in figures:
         if figure.readme:
             target = f"{figure.target} {figure.unit}".strip() if figure.target else ""
             note = f" ({figure.note})" if figure.note else ""
-            lines.append(f"| {figure.name}{note} | {_value(figure)} | {target} | {verdict[figure.met()]} |")
-    return "\n".join(lines)
+            rows[figure.name] = (
+                f"| {figure.name} | {_value(figure)}{note} | {target} | {verdict[figure.met()]} | `{command}` ({when}) |"
+            )
+    return rows
 
 
-def update_readme(readme: Path, table: str) -> bool:
-    """Replace the text between the markers; False (README untouched) when the markers are missing."""
+def _row_name(line: str) -> str:
+    return line.split("|")[1].strip()
+
+
+def update_readme(readme: Path, rows: dict[str, str]) -> bool:
+    """Replace the measured rows (appending new ones) between the markers and keep every other row and line;
+    False (README untouched) when the markers are missing."""
     text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
     start, end = text.find(START), text.find(END)
     if start == -1 or end < start:
         return False
-    readme.write_text(text[: start + len(START)] + "\n" + table + "\n" + text[end:], encoding="utf-8")
+    kept = [line for line in text[start + len(START) : end].strip("\n").splitlines() if line.strip()]
+    table = [line for line in kept if line.startswith("| ") and line not in HEADER]
+    pending = dict(rows)
+    merged = [pending.pop(_row_name(line), line) for line in table]
+    lines = HEADER + merged + list(pending.values())
+    readme.write_text(text[: start + len(START)] + "\n" + "\n".join(lines) + "\n" + text[end:], encoding="utf-8")
     return True
 
 
@@ -95,12 +115,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             figures += result
 
-    table = markdown_table(figures, args.quick)
-    print("\n" + table)
+    command = (
+        "python bench/run_all.py" + (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else "")
+    )
+    rows = table_rows(figures, command)
+    print("\n" + "\n".join(HEADER + list(rows.values())))
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
     if args.update_readme:
-        if update_readme(args.readme, table):
+        if update_readme(args.readme, rows):
             print(f"\nupdated the performance table in {args.readme}")
         else:
             print(f"\n{args.readme} has no {START} ... {END} markers; add them where the table belongs")

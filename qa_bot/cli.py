@@ -80,9 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_index(args: argparse.Namespace, settings: Settings) -> int:
-    from qa_bot.index import sync_index
-
     from qa_bot.distributed import cluster_embedder
+    from qa_bot.index import sync_index
 
     # With --dask the workers embed; without it sync_index loads the embedder here.
     with cluster_embedder(args.dask, settings) if args.dask else nullcontext() as embedder:

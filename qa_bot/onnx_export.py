@@ -159,7 +159,10 @@ def _export(model: Any, folder: Path) -> Path:
             str(fp32_path),
             input_names=input_names,
             output_names=["sentence_embedding"],
-            dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in input_names}, "sentence_embedding": {0: "batch"}},
+            dynamic_axes={
+                **{name: {0: "batch", 1: "tokens"} for name in input_names},
+                "sentence_embedding": {0: "batch"},
+            },
             opset_version=17,
             dynamo=False,  # the TorchScript exporter needs no extra packages and handles BERT-style models
         )

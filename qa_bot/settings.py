@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_BOT_")
 
     embedder: str = ""  # sentence-transformers name or path; "" = bundled all-MiniLM-L6-v2
-    # onnx-int8 embeds 2.6x faster than torch fp32 on 2 cores at the same retrieval recall (README, Performance)
+    # onnx-int8: int8 MiniLM on onnxruntime, the faster backend; torch: the fp32 baseline (README, Scale)
     embedder_backend: Literal["torch", "onnx-int8"] = "onnx-int8"
     cache_dir: str = ""  # where derived models (the ONNX export) are kept; "" = $XDG_CACHE_HOME/qa-bot
     reader: str = ""  # Hugging Face extractive QA name or path; "" = bundled reader

@@ -14,11 +14,9 @@ import numpy as np
 import pytest
 
 from qa_bot.cli import main
-from qa_bot.index import OpenIndex, VECTORS
+from qa_bot.index import VECTORS, OpenIndex
 from qa_bot.retrieval import HybridRetriever
 from tests.test_index import ARTICLES, QUESTIONS, index_settings, live_version_dir, minilm, write_corpus
-
-pytest.importorskip("distributed", reason='the Dask extra is not installed (pip install -e ".[dask]")')
 
 pytestmark = pytest.mark.slow
 

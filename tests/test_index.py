@@ -12,12 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
 from qa_bot.embedding import Embedder
 from qa_bot.errors import IndexUnusable, QABotError
-from qa_bot.index import CURRENT, VERSIONS, OpenIndex, build_faiss, faiss_description, sync_index
+from qa_bot.index import CURRENT, VERSIONS, OpenIndex, build_faiss, faiss_description, read_faiss, sync_index
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import Settings, bundled_embedder
 
@@ -387,16 +388,19 @@ def test_a_second_indexer_is_refused_while_one_holds_the_lock(tmp_path: Path) ->
 # --- FAISS kinds ------------------------------------------------------------------------------
 
 
-def test_faiss_is_exact_below_the_threshold_and_hnsw_at_or_above_it() -> None:
+def test_faiss_is_exact_below_the_threshold_and_ivf_at_or_above_it(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((500, 32)).astype(np.float32)
+    vectors = rng.standard_normal((4000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
 
-    flat = build_faiss(vectors, Settings(ann_threshold=501))
-    hnsw = build_faiss(vectors, Settings(ann_threshold=500))
-    assert faiss_description(flat) == {"kind": "flat"}
-    assert faiss_description(hnsw)["kind"] == "hnsw" and faiss_description(hnsw)["ef_search"] >= 50
-    for index in (flat, hnsw):
+    flat = build_faiss(vectors, Settings(ann_threshold=4001))
+    ivf = build_faiss(vectors, Settings(ann_threshold=4000))
+    assert faiss_description(flat) == {"kind": "flat", "factory": "Flat"}
+    assert faiss_description(ivf) == {"kind": "ivf", "factory": "IVF102,Flat", "nprobe": 48}
+    for built in (flat, ivf):
+        path = tmp_path / "faiss.index"
+        faiss.write_index(built, str(path))
+        index = read_faiss(path, faiss_description(built)["kind"])  # memory-mapped, as the server loads it
         similarities, rows = index.search(vectors[:50], 1)
         assert (rows[:, 0] == np.arange(50)).mean() >= 0.98  # each vector finds itself
         np.testing.assert_allclose(similarities[rows[:, 0] == np.arange(50), 0], 1.0, atol=1e-5)

@@ -109,16 +109,20 @@ def test_retriever_refuses_an_index_built_with_another_embedder(index: OpenIndex
 
 
 @pytest.mark.slow
-def test_hnsw_index_finds_the_same_passages(tmp_path: Path, retriever: HybridRetriever) -> None:
+def test_ivf_index_memory_mapped_finds_the_same_passages(tmp_path: Path, retriever: HybridRetriever) -> None:
+    """The large-index load path (IVF lists and BM25 memory-mapped) at a small size."""
     corpus = write_corpus(tmp_path / "corpus", ARTICLES)
     settings = index_settings(ann_threshold=1)
     sync_index(corpus, tmp_path / "index", settings, progress=False, embedder=minilm())
-    hnsw_index = OpenIndex.load(tmp_path / "index")
-    assert hnsw_index.manifest["faiss"]["kind"] == "hnsw"
-    hnsw = HybridRetriever(hnsw_index, minilm(), settings)
+    ivf_index = OpenIndex.load(tmp_path / "index")
+    assert ivf_index.manifest["faiss"]["kind"] == "ivf"
+    ivf = HybridRetriever(ivf_index, minilm(), settings)
     for question, _ in ANSWERS:
         exact = [(r.passage.passage_id, r.dense_score) for r in retriever.retrieve(question, 5, "dense")]
-        approximate = [(r.passage.passage_id, r.dense_score) for r in hnsw.retrieve(question, 5, "dense")]
+        approximate = [(r.passage.passage_id, r.dense_score) for r in ivf.retrieve(question, 5, "dense")]
+        assert [r.bm25_score for r in ivf.retrieve(question, 5, "bm25")] == [
+            r.bm25_score for r in retriever.retrieve(question, 5, "bm25")
+        ]
         assert [p for p, _ in approximate] == [p for p, _ in exact]
         np.testing.assert_allclose([s for _, s in approximate], [s for _, s in exact], atol=1e-5)
 
