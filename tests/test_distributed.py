@@ -116,4 +116,4 @@ def test_local_cluster_on_loopback(tmp_path: Path, monkeypatch, capsys) -> None:
     corpus = write_corpus(tmp_path / "corpus", ARTICLES)
     assert main(["index", str(corpus), "--index-dir", str(tmp_path / "index"), "--dask", "local"]) == 0
     assert "3 added" in capsys.readouterr().out
-    assert OpenIndex.load(tmp_path / "index", minilm().identity()).passage_count > 3
+    assert OpenIndex.load(tmp_path / "index", minilm().identity()).passage_count >= len(ARTICLES)
