@@ -167,8 +167,14 @@ def _export(model: Any, folder: Path) -> Path:
             dynamo=False,  # the TorchScript exporter needs no extra packages and handles BERT-style models
         )
     int8_path = folder / MODEL_FILE
-    logging.getLogger().setLevel(logging.ERROR)  # onnxruntime's advice to pre-process is for static quantization
-    quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8, per_channel=True)
+    root = logging.getLogger()  # onnxruntime's quantizer reconfigures the root logger; put it back afterwards
+    level, handlers = root.level, list(root.handlers)
+    try:
+        root.setLevel(logging.ERROR)  # its advice to pre-process the model is for static quantization
+        quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
     fp32_path.unlink()
     record = {"recipe": RECIPE, "sha256": _sha256(int8_path), "bytes": int8_path.stat().st_size}
     (folder / RECORD_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
