@@ -1,9 +1,10 @@
-"""Reader spans -> answers citing the sentence(s) that contain them.
+"""Reader spans -> candidate answers citing the sentence(s) that contain them.
 
-Spans arrive scored but unfiltered. Each kept span is trimmed, placed in its
-article, and either starts a new answer or joins an existing one: the same
-answer text found elsewhere adds a citation, while a span overlapping a better
-span in the same article is the same answer read twice and is dropped.
+Spans arrive scored but unfiltered. Each span is trimmed, placed in its article,
+and either starts a new candidate or joins an existing one: the same answer text
+found elsewhere adds a citation, while a span overlapping a better span in the
+same article is the same answer read twice. Which candidates the user sees is
+decided by the answer policy (qa_bot/answer_policy.py), not here.
 """
 
 from __future__ import annotations
@@ -66,43 +67,42 @@ class _Draft:
     key: str  # normalised text
     text: str
     score: float
+    span_logit: float
     retrieved: Retrieved
     citations: list[Citation]
-    list_item: bool  # under the threshold, kept for sharing a sentence with a better answer
+    passage_ids: list[str]  # every passage a span of this answer was read from
 
-    def cites_sentence_of(self, other: _Draft) -> bool:
-        first = self.citations[0]
-        return any(
-            c.article_id == first.article_id and c.sentence_start == first.sentence_start for c in other.citations
+    def candidate(self) -> Candidate:
+        answer = Answer(
+            text=self.text,
+            score=self.score,
+            citations=tuple(self.citations),
+            retrieved=self.retrieved,
+            article_count=len({c.article_id for c in self.citations}),
         )
+        return Candidate(answer, self.span_logit, tuple(self.passage_ids))
 
 
-def _list_items_after_their_answer(drafts: list[_Draft]) -> list[_Draft]:
-    """Best first, except that a list item follows the answer whose sentence it shares, as the sentence lists them."""
-    items = [d for d in drafts if d.list_item]
-    ordered: list[_Draft] = []
-    for draft in drafts:
-        if not draft.list_item:
-            ordered.append(draft)
-            ordered.extend(item for item in items if item not in ordered and item.cites_sentence_of(draft))
-    return ordered + [item for item in items if item not in ordered]
+@dataclass(frozen=True)
+class Candidate:
+    """One distinct answer the reader found, with every place it was found; the answer policy decides on it."""
+
+    answer: Answer  # text and reader score of its best span, its citations (best first), the passage read from
+    span_logit: float  # the best span's logit
+    passage_ids: tuple[str, ...]  # the retrieved passages a span of this answer was read from, best span first
 
 
-def build_answers(
+def cite_spans(
     spans: Sequence[Span],
     retrieved: dict[str, Retrieved],
     sentences_for: Callable[[str], Sequence[Sentence]],
     article_text_for: Callable[[str], str],
-    threshold: float,
-    max_answers: int = 5,
-) -> list[Answer]:
-    """Cited answers, best first, from spans scoring at least ``threshold``.
+) -> list[Candidate]:
+    """Every distinct answer in ``spans``, best first by reader logit, each cited to its sentence(s).
 
-    A span under the threshold still counts when it lies in a sentence that already gave an
-    answer and the reader prefers it to "no answer" in its passage (span logit > 0): list
-    answers ("Erbil and Al-Assad Air Bases ... as well as Camp Taji") sit in one sentence,
-    and the reader scores the later items lower. Such a list item is shown right after the
-    answer from its sentence, so that answers elsewhere do not push it out of ``max_answers``.
+    Spans with the same normalised text are one answer with a citation per place. A span
+    overlapping a better span in the same article is that answer read again (e.g. from an
+    overlapping passage): it adds no citation, only its passage when the text is the same.
     ``retrieved`` maps passage_id to the retrieved passage each span was read from;
     ``sentences_for(article_id)`` gives the article's sentences in order and
     ``article_text_for(article_id)`` its text (each called at most once per article).
@@ -110,11 +110,7 @@ def build_answers(
     sentences: dict[str, Sequence[Sentence]] = {}
     texts: dict[str, str] = {}
     drafts: list[_Draft] = []
-    answered_sentences: set[tuple[str, int]] = set()
-    for span in sorted(spans, key=lambda s: s.score, reverse=True):
-        list_item = span.score < threshold
-        if list_item and span.span_logit <= 0:
-            break
+    for span in sorted(spans, key=lambda s: s.span_logit, reverse=True):
         hit = retrieved[span.passage_id]
         passage = hit.passage
         start, end = trim_span(passage.text, span.start, span.end)
@@ -124,19 +120,23 @@ def build_answers(
             continue  # nothing left, or a span running across paragraphs (e.g. title into body)
         article_id = passage.article_id
         answer_start, answer_end = passage.start + start, passage.start + end
-        if any(
-            c.article_id == article_id and c.answer_start < answer_end and answer_start < c.answer_end
-            for draft in drafts
-            for c in draft.citations
-        ):
-            continue  # a better span already answers from this place
+        overlapped = next(
+            (
+                draft
+                for draft in drafts
+                for c in draft.citations
+                if c.article_id == article_id and c.answer_start < answer_end and answer_start < c.answer_end
+            ),
+            None,
+        )
+        if overlapped is not None:
+            if overlapped.key == key and passage.passage_id not in overlapped.passage_ids:
+                overlapped.passage_ids.append(passage.passage_id)
+            continue
         if article_id not in sentences:
             sentences[article_id] = sentences_for(article_id)
             texts[article_id] = article_text_for(article_id)
         sentence_start, sentence_end = cited_range(sentences[article_id], answer_start, answer_end)
-        if list_item and (article_id, sentence_start) not in answered_sentences:
-            continue
-        answered_sentences.add((article_id, sentence_start))
         citation = Citation(
             article_id=article_id,
             title=hit.article.title,
@@ -153,16 +153,9 @@ def build_answers(
         )
         same_text = next((draft for draft in drafts if draft.key == key), None)
         if same_text is None:
-            drafts.append(_Draft(key, text, span.score, hit, [citation], list_item))
+            drafts.append(_Draft(key, text, span.score, span.span_logit, hit, [citation], [passage.passage_id]))
         else:
             same_text.citations.append(citation)
-    return [
-        Answer(
-            text=d.text,
-            score=d.score,
-            citations=tuple(d.citations),
-            retrieved=d.retrieved,
-            article_count=len({c.article_id for c in d.citations}),
-        )
-        for d in _list_items_after_their_answer(drafts)[:max_answers]
-    ]
+            if passage.passage_id not in same_text.passage_ids:
+                same_text.passage_ids.append(passage.passage_id)
+    return [draft.candidate() for draft in drafts]

@@ -22,17 +22,18 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from qa_bot.answer_policy import QUESTION_TYPES, question_type
 from qa_bot.citations import normalize_answer
 from qa_bot.errors import QABotError
 from qa_bot.settings import PACKAGE_DIR, Settings
 from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles
-from qa_bot.types import Passage
+from qa_bot.types import Answer, Passage
 
 DEFAULT_SQUAD = PACKAGE_DIR.parent.parent / "shared" / "data" / "squad-train-v1.0.json.gz"
 HOLDOUT_FRACTION = 0.1  # the split the bundled reader was trained with (qa_bot/training/train_reader.py)
 HOLDOUT_SEED = 13
-QUESTION_TYPES = ("who", "what", "when", "where", "why", "how many", "how much", "which", "other")
 RECALL_DEPTHS = (1, 5, 10)
+RIGHT_ANSWER_F1 = 0.5  # an answer at least this close to a gold answer counts as right
 
 # ---------------------------------------------------------------- scoring (official SQuAD semantics)
 
@@ -75,18 +76,62 @@ def contains_answer(text: str, gold_answers: Sequence[str]) -> bool:
     return False
 
 
-def question_type(question: str) -> str:
-    """The first question word decides: "In which year..." is "which", "How many..." is "how many"."""
-    words = re.findall(r"[a-z]+", question.lower())
-    for position, word in enumerate(words):
-        if word == "how":
-            following = words[position + 1] if position + 1 < len(words) else ""
-            return f"how {following}" if following in ("many", "much") else "other"
-        if word in ("who", "whom", "whose"):
-            return "who"
-        if word in QUESTION_TYPES:
-            return word
-    return "other"
+@dataclass(frozen=True)
+class ShownScore:
+    """How the answers shown for one answerable question fare against its gold answers."""
+
+    top_text: str  # the answer followed by its list items, as a user reads it; "" when nothing is shown
+    top_f1: float
+    cited: bool  # a citation of the answer holds a gold answer in its sentence
+    right: tuple[bool, ...]  # per shown answer
+    confidence: tuple[float, ...]  # per shown answer
+
+
+def _shown_right(answer: Answer, top_text: str | None, gold: Sequence[str]) -> bool:
+    """F1 >= 0.5 with a gold answer; the top answer also counts by its list as a whole (``top_text``), a list
+    item when a gold answer names it ("Camp Taji" in "Erbil and Al-Assad Air Bases ... as well as Camp Taji")."""
+    if f1_score(answer.text, gold) >= RIGHT_ANSWER_F1:
+        return True
+    if top_text is not None:
+        return f1_score(top_text, gold) >= RIGHT_ANSWER_F1
+    return answer.role == "list_item" and any(contains_answer(g, [answer.text]) for g in gold)
+
+
+def score_shown(answers: Sequence[Answer], gold: Sequence[str]) -> ShownScore:
+    if not answers:
+        return ShownScore("", 0.0, False, (), ())
+    top = answers[0]
+    top_text = ", ".join([top.text] + [a.text for a in answers if a.role == "list_item"])
+    return ShownScore(
+        top_text=top_text,
+        top_f1=f1_score(top_text, gold),
+        cited=any(contains_answer(c.sentence, gold) for c in top.citations),
+        right=tuple(_shown_right(a, top_text if a is top else None, gold) for a in answers),
+        confidence=tuple(a.score for a in answers),
+    )
+
+
+def shown_summary(scores: Sequence[ShownScore]) -> dict:
+    """The figures issue 12 asks of the open pipeline, in percent (ECE in [0, 1])."""
+    from qa_bot.training.calibrate import expected_calibration_error  # calibrate imports this module
+
+    answered = [s for s in scores if s.top_text]
+    right = np.array([r for s in scores for r in s.right], dtype=bool)
+    confidence = np.array([c for s in scores for c in s.confidence])
+
+    def share(count: float, total: int) -> float | None:
+        return round(100 * count / total, 2) if total else None
+
+    return {
+        "top_answer_F1": share(sum(s.top_f1 for s in scores), len(scores)),
+        "top_answer_F1_answered": share(sum(s.top_f1 for s in answered), len(answered)),
+        "answered": share(len(answered), len(scores)),
+        "answers_shown_per_question": round(len(right) / len(scores), 3) if scores else None,
+        "shown_right": share(int(right.sum()), len(right)),
+        "top_cited_sentence_holds_gold": share(sum(s.cited for s in scores), len(scores)),
+        "top_cited_sentence_holds_gold_answered": share(sum(s.cited for s in answered), len(answered)),
+        "shown_confidence_ECE": round(expected_calibration_error(confidence, right), 4) if len(right) else None,
+    }
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -284,33 +329,34 @@ def evaluate_open(data: list[dict], settings: Settings, workdir: str | Path, lim
 
     predictions = []
     recall_hits = dict.fromkeys(RECALL_DEPTHS, 0)
-    cited, answerable = 0, 0
+    shown: list[ShownScore] = []
     for example in select_questions(data, limit):
         response = bot.ask(example.question)
-        top = response.answers[0] if response.answers else None
-        answer = top.text if top else ""
-        predictions.append(Prediction(example, answer, answer, response.latency_ms))
         gold = _gold(example)
+        scored = score_shown(response.answers, gold)
+        predictions.append(Prediction(example, scored.top_text, scored.top_text, response.latency_ms))
         if not gold:
             continue
-        answerable += 1
+        shown.append(scored)
         retrieved = retriever.retrieve(example.question, max(RECALL_DEPTHS))
         first_hit = next((rank for rank, r in enumerate(retrieved) if contains_answer(r.passage.text, gold)), None)
         for depth in RECALL_DEPTHS:
             recall_hits[depth] += first_hit is not None and first_hit < depth
-        cited += bool(top) and any(contains_answer(c.sentence, gold) for c in top.citations)
 
     def share(count: int) -> float | None:
-        return round(100 * count / answerable, 2) if answerable else None
+        return round(100 * count / len(shown), 2) if shown else None
 
+    summary = shown_summary(shown)
     return {
         "mode": "open",
         "articles": len(data),
         "indexing_seconds": round(indexing_seconds, 2),
         "top_k": settings.top_k,
+        "answer_policy": bot.policy.source,
         **summarise(predictions),
         "recall_at": {str(depth): share(hits) for depth, hits in recall_hits.items()},
-        "citation_accuracy": share(cited),
+        "citation_accuracy": summary["top_cited_sentence_holds_gold"],
+        "shown": summary,
     }
 
 
@@ -381,6 +427,15 @@ def format_summary(results: dict) -> str:
     if results["mode"] == "open":
         recall = "  ".join(f"recall@{depth} {value}" for depth, value in results["recall_at"].items())
         lines.append(f"  {recall}  citation accuracy {results['citation_accuracy']}")
+        shown = results["shown"]
+        lines.append(
+            f"  answer policy ({results['answer_policy']}): top-answer F1 {shown['top_answer_F1']}"
+            f" (answered questions {shown['top_answer_F1_answered']}), answered {shown['answered']}%,"
+            f" {shown['answers_shown_per_question']} answers shown per question, {shown['shown_right']}% of them right,"
+            f" top cited sentence holds gold {shown['top_cited_sentence_holds_gold']}%"
+            f" ({shown['top_cited_sentence_holds_gold_answered']}% of answered), ECE of shown confidence"
+            f" {shown['shown_confidence_ECE']}"
+        )
     latency = results["latency_ms"]
     lines.append(f"  latency p50 {_ms(latency['p50'])}  p95 {_ms(latency['p95'])}")
     lines.append("  F1 by type: " + ", ".join(f"{k} {v['F1']} (n={v['count']})" for k, v in results["by_type"].items()))

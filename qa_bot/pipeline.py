@@ -7,16 +7,18 @@ swaps it in, so a question is always answered from one consistent version.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from qa_bot.citations import build_answers
+from qa_bot.answer_policy import AnswerPolicy, load_policy
+from qa_bot.citations import cite_spans
 from qa_bot.embedding import Embedder
 from qa_bot.errors import QABotError
 from qa_bot.followup import Turn, resolve_followup
@@ -26,6 +28,7 @@ from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import Settings
 from qa_bot.types import Response
 
+logger = logging.getLogger(__name__)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Lone surrogates: undecodable bytes in argv or a file read with surrogateescape, or a JSON "\ud800" escape.
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
@@ -69,12 +72,31 @@ def _open_live(index_dir: Path, embedder: Embedder, settings: Settings) -> _Live
     return _Live(index, HybridRetriever(index, embedder, settings))
 
 
+def policy_for(settings: Settings, reader: Reader) -> AnswerPolicy:
+    """The bundled answer policy for this reader (or the fallback, with a warning); the threshold setting wins."""
+    policy, problem = load_policy(settings.reader_path(), reader.threshold)
+    if problem:
+        logger.warning(problem)
+    if settings.no_answer_threshold is not None:
+        policy = replace(policy, answer_threshold=settings.no_answer_threshold)
+    return policy
+
+
 class QABot:
-    def __init__(self, index_dir: Path, settings: Settings, embedder: Embedder, reader: Reader, live: _Live):
+    def __init__(
+        self,
+        index_dir: Path,
+        settings: Settings,
+        embedder: Embedder,
+        reader: Reader,
+        live: _Live,
+        policy: AnswerPolicy | None = None,
+    ):
         self.index_dir = Path(index_dir)
         self.settings = settings
         self.embedder = embedder
         self.reader = reader
+        self.policy = policy or policy_for(settings, reader)
         self._live = live
         self._swap_lock = threading.Lock()
         self._index_lock = threading.Lock()
@@ -121,7 +143,8 @@ class QABot:
 
     @property
     def threshold(self) -> float:
-        return self.reader.threshold
+        """The least confidence an answer needs to be shown."""
+        return self.policy.answer_threshold
 
     def reload(self) -> None:
         """Open the newest index version; questions in flight finish on the version they started with."""
@@ -151,16 +174,14 @@ class QABot:
         top_k = max(1, min(top_k or self.settings.top_k, self.settings.top_k_limit))
         retrieved = live.retriever.retrieve(resolved.retrieval_query, top_k)
         result = self.reader.read(resolved.reader_question, [r.passage for r in retrieved])
-        answers = build_answers(
-            result.spans,
-            {r.passage.passage_id: r for r in retrieved},
-            live.index.sentences,
-            live.index.article_text,
-            self.reader.threshold,
+        candidates = cite_spans(
+            result.spans, {r.passage.passage_id: r for r in retrieved}, live.index.sentences, live.index.article_text
         )
+        shown = self.policy.decide(result.question, candidates, retrieved)
         return Response(
             question=text,  # as used: cleaned and shortened, never a 10 MB echo
-            answers=answers,
+            answers=shown.answers,
+            withheld=shown.withheld,
             retrieved=retrieved,
             latency_ms=(time.perf_counter() - began) * 1000,
             resolved_question=result.question,

@@ -1,4 +1,4 @@
-"""Spans become cited answers: article offsets, cited sentences, trimming, merging and thresholds."""
+"""Spans become cited candidate answers: article offsets, cited sentences, trimming and merging."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from qa_bot.citations import build_answers, normalize_answer, trim_span
+from qa_bot.citations import cite_spans, normalize_answer, trim_span
 from qa_bot.types import ArticleInfo, Passage, Retrieved, Sentence, Span
 
 BASES = [
@@ -55,8 +55,8 @@ def span(passage_id: str, quote: str, score: float) -> Span:
     return Span(passage_id, start, start + len(quote), quote, score, math.log(score / (1 - score)))
 
 
-def answers(spans: list[Span], threshold: float = 0.5, max_answers: int = 5):
-    return build_answers(spans, RETRIEVED, SENTENCES.__getitem__, TEXTS.__getitem__, threshold, max_answers)
+def answers(spans: list[Span], retrieved: dict[str, Retrieved] = RETRIEVED):
+    return [c.answer for c in cite_spans(spans, retrieved, SENTENCES.__getitem__, TEXTS.__getitem__)]
 
 
 def test_citation_offsets_point_into_the_article_and_cite_the_containing_sentence():
@@ -103,36 +103,6 @@ def test_trimmed_answer_offsets_follow_the_trim():
     assert BASES_TEXT[citation.answer_start : citation.answer_end] == "Camp Taji"
 
 
-def test_spans_below_the_threshold_are_dropped():
-    spans = [span("bases:0", "Erbil", 0.61), span("bases:1", "Kurdistan 24", 0.59)]
-    assert [a.text for a in answers(spans, threshold=0.6)] == ["Erbil"]
-    assert answers(spans, threshold=0.62) == []
-    assert [a.text for a in answers(spans, threshold=0.59)] == ["Erbil", "Kurdistan 24"]
-
-
-def test_a_weaker_list_item_counts_only_in_a_sentence_that_already_answers():
-    spans = [span("bases:0", "Erbil", 0.99), span("bases:0", "Camp Taji", 0.7), span("bases:1", "Kurdistan 24", 0.9)]
-    assert [a.text for a in answers(spans, threshold=0.95)] == ["Erbil", "Camp Taji"]
-    # the reader prefers "no answer" in that passage to Baghdad (span logit < 0): not a list item
-    assert answers([span("bases:0", "Camp Taji", 0.7)], threshold=0.95) == []
-    assert [a.text for a in answers([*spans, span("bases:0", "Baghdad", 0.4)], threshold=0.95)] == [
-        "Erbil",
-        "Camp Taji",
-    ]
-
-
-def test_a_list_item_follows_the_answer_from_its_sentence_and_is_not_crowded_out():
-    spans = [
-        span("bases:0", "Erbil", 0.99),
-        span("bases:1", "Kurdistan 24", 0.97),
-        span("bases:1", "Monday", 0.96),
-        span("bases:0", "Camp Taji", 0.7),  # a list item of Erbil's sentence
-    ]
-    result = answers(spans, threshold=0.95, max_answers=2)
-    assert [a.text for a in result] == ["Erbil", "Camp Taji"]
-    assert [a.text for a in answers(spans, threshold=0.95)] == ["Erbil", "Camp Taji", "Kurdistan 24", "Monday"]
-
-
 def test_a_span_running_across_a_paragraph_break_is_not_an_answer():
     across = span("bases:1", "Col. Myles B. Caggins III is the spokesman. He", 0.99)
     assert answers([across]) != []  # one space between sentences: a cross-sentence answer is still allowed
@@ -143,7 +113,7 @@ def test_a_span_running_across_a_paragraph_break_is_not_an_answer():
     local_start = paragraph_span_start - passage.start
     local_end = text.index("Col. Myles") + len("Col. Myles") - passage.start
     over_break = Span(passage.passage_id, local_start, local_end, passage.text[local_start:local_end], 0.99, 0.0)
-    assert build_answers([over_break], retrieved, SENTENCES.__getitem__, TEXTS.__getitem__, 0.5) == []
+    assert answers([over_break], retrieved) == []
 
 
 def test_multi_answer_list_gives_distinct_answers_best_first():
@@ -186,13 +156,14 @@ def test_same_place_read_from_two_overlapping_passages_is_cited_once():
     retrieved = RETRIEVED | {overlapping.passage_id: Retrieved(overlapping, RETRIEVED["bases:0"].article, 0.05, 3)}
     start = overlapping.text.index("Erbil")
     spans = [span("bases:0", "Erbil", 0.9), Span("bases:2", start, start + 5, "Erbil", 0.85, 0.0)]
-    [answer] = build_answers(spans, retrieved, SENTENCES.__getitem__, TEXTS.__getitem__, 0.5)
-    assert len(answer.citations) == 1
+    [candidate] = cite_spans(spans, retrieved, SENTENCES.__getitem__, TEXTS.__getitem__)
+    assert len(candidate.answer.citations) == 1
+    assert candidate.passage_ids == ("bases:0", "bases:2")  # both reads agree: evidence for the answer policy
 
 
-def test_max_answers_keeps_the_best():
-    spans = [span("bases:0", "Erbil", 0.7), span("bases:0", "Camp Taji", 0.9), span("bases:1", "Monday", 0.8)]
-    assert [a.text for a in answers(spans, max_answers=2)] == ["Camp Taji", "Monday"]
+def test_candidates_come_best_first_by_reader_logit_whatever_their_score():
+    spans = [span("bases:0", "Erbil", 0.2), span("bases:0", "Camp Taji", 0.9), span("bases:1", "Monday", 0.01)]
+    assert [a.text for a in answers(spans)] == ["Camp Taji", "Erbil", "Monday"]
 
 
 def test_article_lookups_happen_once_per_article():
@@ -203,7 +174,7 @@ def test_article_lookups_happen_once_per_article():
         return SENTENCES[article_id]
 
     spans = [span("bases:0", "Erbil", 0.9), span("bases:1", "Monday", 0.8), span("other:0", "trainers", 0.7)]
-    build_answers(spans, RETRIEVED, sentences_for, TEXTS.__getitem__, 0.5)
+    cite_spans(spans, RETRIEVED, sentences_for, TEXTS.__getitem__)
     assert calls == ["bases", "other"]
 
 

@@ -1,0 +1,471 @@
+"""Fit the answer policy (qa_bot/answer_policy.py) on held-out full-pipeline reads, check it on unseen articles.
+
+    python -m qa_bot.training.fit_answer_policy --heldout artifacts/heldout.json --out qa_bot/models/answer_policy.json
+
+The held-out articles are split in two halves by article, the same split the reader's threshold was calibrated
+with (``qa_bot.training.calibrate``): the policy is fitted on one half and checked on the other. Each half is
+indexed as its own corpus (under ``--work``, reused when unchanged) and a sample of its questions is asked
+through the real pipeline (hybrid retrieval of the top-k passages, then the reader), as users ask them; a share
+of the questions is asked again with their own article kept out of retrieval, the "not in these articles" case.
+These reads are cached in ``--work`` under a key of the reader, the embedder, the data and the settings, so
+refitting with other options takes seconds; a new reader reads again.
+
+Fitted on the fitting half (candidate confidences out of fold, by article):
+- the confidence model: a logistic regression of "this candidate is right" (F1 >= 0.5 with a gold answer;
+  never, when its article is absent) on qa_bot.answer_policy.FEATURES;
+- re-ranking by that confidence is kept when it raises top-1 precision by at least ``--min-rerank-gain``;
+- the answer threshold: the lowest at which the answers shown are right at ``--precision`` or better, unless
+  that answers fewer than ``--min-answered`` of the questions, in which case the highest that answers that many;
+- the alternative margin: the widest at which the answers shown stay right at ``--precision`` (none if no
+  width does).
+The check on the other half (what `qa-bot eval --mode open` reports on those articles) is stored in the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from qa_bot.answer_policy import FEATURES, AnswerPolicy, ConfidenceModel, candidate_features, reader_fingerprint
+from qa_bot.citations import Candidate, cite_spans
+from qa_bot.errors import QABotError
+from qa_bot.eval import (
+    RIGHT_ANSWER_F1,
+    ShownScore,
+    f1_score,
+    load_squad_file,
+    score_shown,
+    shown_summary,
+    write_corpus,
+)
+from qa_bot.reader import TRAINING_CONFIG
+from qa_bot.settings import Settings
+from qa_bot.training.squad_data import SquadExample, iter_examples, split_articles
+from qa_bot.types import Passage, Retrieved, Span
+
+CACHE_VERSION = 1
+ABSENT_EXTRA = 40  # passages retrieved beyond top-k so that top-k remain once the question's article is dropped
+QUESTIONS_PER_READ = 8  # questions per batched reader call
+MARGINS = tuple(round(m, 3) for m in np.arange(0.0, 0.505, 0.01))
+
+
+@dataclass(frozen=True)
+class Read:
+    """One question asked through the pipeline: what retrieval returned and every span the reader found."""
+
+    qid: str
+    question: str
+    answers: tuple[str, ...]
+    article: str
+    absent: bool  # its own article was kept out of retrieval: no right answer exists
+    retrieved: list[tuple[str, float, int, float | None, float | None]]  # passage_id, score, rank, dense, bm25
+    spans: list[tuple[str, int, int, float, float]]  # passage_id, start, end, score, span_logit
+
+
+@dataclass
+class Half:
+    """One half of the held-out articles, indexed as its own corpus, with its reads."""
+
+    name: str
+    articles: list[dict]
+    index: object  # qa_bot.index.OpenIndex
+    reads: list[Read]
+
+
+# ---------------------------------------------------------------- reads
+
+
+def sample_questions(
+    articles: list[dict], limit: int, absent_share: float, seed: int
+) -> list[tuple[SquadExample, bool]]:
+    """``limit`` answerable questions (all when 0), and a share of them again with their article absent."""
+    examples = [e for e in iter_examples(articles) if e.answer_start >= 0]
+    rng = random.Random(seed)
+    if 0 < limit < len(examples):
+        examples = rng.sample(examples, limit)
+    absent = rng.sample(examples, round(absent_share * len(examples)))
+    return [(e, False) for e in examples] + [(e, True) for e in absent]
+
+
+def _cache_key(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def load_reads(path: Path, key: str) -> list[Read] | None:
+    if not path.is_file():
+        return None
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            record = json.load(handle)
+        if record.get("key") != key:
+            return None
+        return [
+            Read(**(r | {"answers": tuple(r["answers"]), "retrieved": [tuple(x) for x in r["retrieved"]]}))
+            for r in record["reads"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def save_reads(path: Path, key: str, reads: list[Read]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with gzip.open(partial, "wt", encoding="utf-8") as handle:
+        json.dump({"key": key, "reads": [asdict(r) for r in reads]}, handle)
+    partial.replace(path)  # a killed run leaves no half-written cache
+
+
+def _retrieve(retriever, example: SquadExample, absent: bool, top_k: int, article_ids: dict[str, str]):
+    if not absent:
+        return retriever.retrieve(example.question, top_k)
+    own = article_ids[example.article.replace("_", " ")]  # corpus titles as qa_bot.eval.article_text writes them
+    kept = [r for r in retriever.retrieve(example.question, top_k + ABSENT_EXTRA) if r.passage.article_id != own]
+    return [replace(r, rank=rank) for rank, r in enumerate(kept[:top_k])]
+
+
+def read_questions(bot, questions: list[tuple[SquadExample, bool]], progress: bool = True) -> list[Read]:
+    """Ask every question through retrieval and the reader; batched reader calls, as the bot reads them."""
+    from tqdm import tqdm
+
+    from qa_bot.retrieval import HybridRetriever
+
+    retriever = HybridRetriever(bot.index, bot.embedder, bot.settings)
+    article_ids = {a["title"]: a["article_id"] for a in bot.index.list_articles()}
+    reads = []
+    with tqdm(total=len(questions), unit="question", disable=not progress) as bar:
+        for begin in range(0, len(questions), QUESTIONS_PER_READ):
+            chunk = questions[begin : begin + QUESTIONS_PER_READ]
+            hits = [_retrieve(retriever, e, absent, bot.settings.top_k, article_ids) for e, absent in chunk]
+            results = bot.reader.read_many([(e.question, [h.passage for h in hit]) for (e, _), hit in zip(chunk, hits)])
+            for (example, absent), hit, result in zip(chunk, hits, results):
+                reads.append(
+                    Read(
+                        qid=example.qid,
+                        question=example.question,
+                        answers=example.answers,
+                        article=example.article,
+                        absent=absent,
+                        retrieved=[(h.passage.passage_id, h.score, h.rank, h.dense_score, h.bm25_score) for h in hit],
+                        spans=[(s.passage_id, s.start, s.end, s.score, s.span_logit) for s in result.spans],
+                    )
+                )
+            bar.update(len(chunk))
+    return reads
+
+
+# ---------------------------------------------------------------- candidates and labels
+
+
+@dataclass(frozen=True)
+class Question:
+    read: Read
+    candidates: list[Candidate]
+    retrieved: list[Retrieved]
+    features: np.ndarray
+    right: np.ndarray  # per candidate
+
+
+def rebuild(half: Half) -> list[Question]:
+    """Candidates exactly as the pipeline builds them, from the cached reads."""
+    index = half.index
+    passages: dict[str, Passage] = {p.passage_id: p for p in index.passages(list(range(index.passage_count)))}
+    infos, sentences, texts = {}, {}, {}
+    questions = []
+    for read in half.reads:
+        retrieved = []
+        for passage_id, score, rank, dense, bm25 in read.retrieved:
+            passage = passages[passage_id]
+            if passage.article_id not in infos:
+                infos[passage.article_id] = index.article_info(passage.article_id)
+            retrieved.append(Retrieved(passage, infos[passage.article_id], score, rank, dense, bm25))
+        spans = [
+            Span(pid, start, end, passages[pid].text[start:end], score, logit)
+            for pid, start, end, score, logit in read.spans
+        ]
+        candidates = cite_spans(
+            spans,
+            {r.passage.passage_id: r for r in retrieved},
+            lambda a: sentences.setdefault(a, index.sentences(a)),
+            lambda a: texts.setdefault(a, index.article_text(a)),
+        )
+        right = np.array(
+            [not read.absent and f1_score(c.answer.text, read.answers) >= RIGHT_ANSWER_F1 for c in candidates],
+            dtype=bool,
+        )
+        features = candidate_features(read.question, candidates, retrieved)
+        questions.append(Question(read, candidates, retrieved, features, right))
+    return questions
+
+
+# ---------------------------------------------------------------- fitting
+
+
+def fit_model(features: np.ndarray, right: np.ndarray) -> ConfidenceModel:
+    if right.all() or not right.any():
+        raise QABotError("the reads need both right and wrong candidates; use more held-out questions")
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=1000).fit((features - mean) / scale, right)
+    return ConfidenceModel(
+        tuple(round(float(v), 6) for v in mean),
+        tuple(round(float(v), 6) for v in scale),
+        tuple(round(float(v), 6) for v in model.coef_[0]),
+        round(float(model.intercept_[0]), 6),
+    )
+
+
+def out_of_fold(questions: list[Question], folds: int = 5) -> list[np.ndarray]:
+    """Each question's candidate confidences from a model fitted without its article."""
+    groups = np.array([q.read.article for q in questions])
+    confidences: list[np.ndarray] = [np.zeros(0)] * len(questions)
+    for train, test in GroupKFold(n_splits=min(folds, len(set(groups)))).split(questions, groups=groups):
+        model = fit_model(
+            np.vstack([questions[i].features for i in train]), np.concatenate([questions[i].right for i in train])
+        )
+        for i in test:
+            confidences[i] = model.probabilities(questions[i].features) if len(questions[i].candidates) else np.zeros(0)
+    return confidences
+
+
+def top1_precision(questions: list[Question], confidences: list[np.ndarray], rerank: bool) -> float:
+    """Share of answerable questions whose first-ranked candidate is right."""
+    hits = []
+    for question, confidence in zip(questions, confidences):
+        if question.read.absent:
+            continue
+        if not question.candidates:
+            hits.append(False)
+            continue
+        keys = confidence if rerank else np.array([c.span_logit for c in question.candidates])
+        hits.append(bool(question.right[int(np.argmax(keys))]))
+    return float(np.mean(hits))
+
+
+def simulate(policy: AnswerPolicy, questions: list[Question], confidences: list[np.ndarray] | None = None) -> list:
+    """What the policy shows for each question; ``confidences`` replaces the policy's model (out-of-fold)."""
+    shown = []
+    for i, question in enumerate(questions):
+        if confidences is None:
+            decided = policy.decide(question.read.question, question.candidates, question.retrieved)
+        else:
+            fixed = [
+                replace(c, answer=replace(c.answer, score=float(p)))
+                for c, p in zip(question.candidates, confidences[i])
+            ]
+            decided = replace(policy, model=None).decide(question.read.question, fixed, question.retrieved)
+        shown.append(decided.answers)
+    return shown
+
+
+def scores(questions: list[Question], shown: list) -> list[ShownScore]:
+    return [score_shown(answers, q.read.answers) for q, answers in zip(questions, shown) if not q.read.absent]
+
+
+def choose_threshold(
+    policy: AnswerPolicy,
+    questions: list[Question],
+    confidences: list[np.ndarray],
+    precision: float,
+    min_answered: float,
+) -> float:
+    """See the module docstring; candidate thresholds are the top confidences themselves."""
+    tops = sorted({round(float(c.max()), 4) for c, q in zip(confidences, questions) if len(c) and not q.read.absent})
+    answered_enough = []
+    for threshold in tops:
+        summary = shown_summary(
+            scores(questions, simulate(replace(policy, answer_threshold=threshold), questions, confidences))
+        )
+        if summary["answered"] < 100 * min_answered:
+            break
+        answered_enough.append(threshold)
+        if summary["shown_right"] >= 100 * precision:
+            return threshold
+    if not answered_enough:
+        raise QABotError("no threshold answers enough questions; check the reads")
+    return answered_enough[-1]
+
+
+def choose_margin(
+    policy: AnswerPolicy, questions: list[Question], confidences: list[np.ndarray], precision: float
+) -> float | None:
+    best = None
+    for margin in MARGINS:
+        summary = shown_summary(
+            scores(questions, simulate(replace(policy, alternative_margin=margin), questions, confidences))
+        )
+        if summary["shown_right"] < 100 * precision:
+            break
+        best = margin
+    return best
+
+
+# ---------------------------------------------------------------- the command
+
+
+def prepare_half(name: str, articles: list[dict], work: Path, settings: Settings, embedder) -> object:
+    from qa_bot.index import OpenIndex, sync_index
+
+    corpus, index_dir = work / name / "corpus", work / name / "index"
+    write_corpus(articles, corpus)
+    sync_index(corpus, index_dir, settings, progress=False, embedder=embedder)
+    return OpenIndex.load(index_dir, embedder.identity())
+
+
+def run(
+    heldout: Path,
+    out: Path,
+    work: Path,
+    fit_questions: int,
+    check_questions: int,
+    absent_share: float,
+    precision: float,
+    min_answered: float,
+    min_rerank_gain: float,
+    settings: Settings,
+    log=print,
+) -> dict:
+    from qa_bot.embedding import Embedder
+    from qa_bot.pipeline import QABot, _Live
+    from qa_bot.reader import Reader
+    from qa_bot.retrieval import HybridRetriever
+
+    began = time.perf_counter()
+    reader_path = settings.reader_path()
+    fingerprint = reader_fingerprint(reader_path)
+    if fingerprint is None:
+        raise QABotError(f"the reader {reader_path} is not a model folder; the policy is fitted for a local reader")
+    config_path = Path(reader_path) / TRAINING_CONFIG
+    seed = json.loads(config_path.read_text(encoding="utf-8")).get("seed", 13) if config_path.is_file() else 13
+    check_articles, fit_articles = split_articles(load_squad_file(heldout), 0.5, seed)
+    embedder = Embedder(settings.embedder_path())
+    reader = Reader(reader_path, settings)
+    fallback = AnswerPolicy(answer_threshold=reader.threshold)
+    halves = {}
+    for name, articles, limit in (("fit", fit_articles, fit_questions), ("check", check_articles, check_questions)):
+        index = prepare_half(name, articles, work, settings, embedder)
+        questions = sample_questions(articles, limit, absent_share, seed)
+        key = _cache_key(
+            {
+                "version": CACHE_VERSION,
+                "reader": fingerprint,
+                "embedder": embedder.identity(),
+                "index": index.manifest.get("version_checksum", index.version),
+                "questions": [(e.qid, absent) for e, absent in questions],
+                "top_k": settings.top_k,
+                "precision": settings.reader_precision,
+            }
+        )
+        cache = work / f"reads-{name}.json.gz"
+        reads = load_reads(cache, key)
+        if reads is None:
+            log(f"reading {len(questions)} {name}-half questions through the pipeline (cached in {cache})")
+            live = _Live(index, HybridRetriever(index, embedder, settings))
+            bot = QABot(work / name / "index", settings, embedder, reader, live, policy=fallback)
+            reads = read_questions(bot, questions)
+            save_reads(cache, key, reads)
+        halves[name] = Half(name, articles, index, reads)
+    fit, check = rebuild(halves["fit"]), rebuild(halves["check"])
+
+    oof = out_of_fold(fit)
+    gain = top1_precision(fit, oof, rerank=True) - top1_precision(fit, oof, rerank=False)
+    rerank = gain >= min_rerank_gain
+    draft = AnswerPolicy(answer_threshold=0.0, rerank=rerank, source="fitted")
+    threshold = choose_threshold(draft, fit, oof, precision, min_answered)
+    margin = choose_margin(replace(draft, answer_threshold=threshold), fit, oof, precision)
+    model = fit_model(np.vstack([q.features for q in fit]), np.concatenate([q.right for q in fit]))
+    policy = replace(draft, model=model, answer_threshold=threshold, alternative_margin=margin)
+
+    check_confidences = [model.probabilities(q.features) for q in check]
+    report = {
+        "fitted_on": {
+            "articles": len(fit_articles),
+            "questions": sum(not q.read.absent for q in fit),
+            "absent_article_questions": sum(q.read.absent for q in fit),
+            "rerank_top1_gain_out_of_fold": round(gain, 4),
+            **shown_summary(scores(fit, simulate(policy, fit, oof))),
+        },
+        "checked_on_unseen_articles": {
+            "articles": len(check_articles),
+            "questions": sum(not q.read.absent for q in check),
+            "absent_article_questions": sum(q.read.absent for q in check),
+            "top1_precision_reader_order": round(top1_precision(check, check_confidences, rerank=False), 4),
+            "top1_precision_reranked": round(top1_precision(check, check_confidences, rerank=True), 4),
+            "absent_article_answered": round(
+                float(np.mean([bool(a) for q, a in zip(check, simulate(policy, check)) if q.read.absent] or [0.0])), 4
+            ),
+            **shown_summary(scores(check, simulate(policy, check))),
+            "reader_fallback": shown_summary(scores(check, simulate(fallback, check))),
+        },
+    }
+    record = {
+        "reader_fingerprint": fingerprint,
+        "answer_threshold": threshold,
+        "rerank": rerank,
+        "alternative_margin": margin,
+        "max_alternatives": policy.max_alternatives,
+        "model": {"features": list(FEATURES), **asdict(model)},
+        "targets": {"precision": precision, "min_answered": min_answered, "min_rerank_gain": min_rerank_gain},
+        "report": report,
+        "command": (
+            f"python -m qa_bot.training.fit_answer_policy --heldout {heldout} --out {out}"
+            f" --fit-questions {fit_questions} --check-questions {check_questions}"
+        ),
+        "date": date.today().isoformat(),
+        "minutes": round((time.perf_counter() - began) / 60, 1),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    check_file = work / "heldout-check.json"
+    check_file.write_text(json.dumps({"version": "1.1", "data": check_articles}, ensure_ascii=False), encoding="utf-8")
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--heldout", type=Path, required=True, help="held-out SQuAD articles (python -m qa_bot.eval)")
+    parser.add_argument("--out", type=Path, required=True, help="policy JSON to write")
+    parser.add_argument("--work", type=Path, default=Path("artifacts/answer-policy"), help="indexes and read cache")
+    parser.add_argument("--fit-questions", type=int, default=1200, help="answerable questions read from the fit half")
+    parser.add_argument("--check-questions", type=int, default=600, help="answerable questions read from the other")
+    parser.add_argument("--absent-share", type=float, default=0.25, help="share also asked without their article")
+    parser.add_argument("--precision", type=float, default=0.87, help="share of shown answers that must be right")
+    parser.add_argument("--min-answered", type=float, default=0.87, help="share of questions that must be answered")
+    parser.add_argument("--min-rerank-gain", type=float, default=0.01, help="top-1 precision gain to keep re-ranking")
+    args = parser.parse_args(argv)
+    try:
+        record = run(
+            args.heldout,
+            args.out,
+            args.work,
+            args.fit_questions,
+            args.check_questions,
+            args.absent_share,
+            args.precision,
+            args.min_answered,
+            args.min_rerank_gain,
+            Settings(),
+        )
+    except QABotError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(json.dumps(record["report"], indent=2))
+    print(
+        f"wrote {args.out} in {record['minutes']} minutes; unseen half for qa-bot eval: {args.work}/heldout-check.json"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
