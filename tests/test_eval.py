@@ -13,7 +13,7 @@ from PIL import Image
 from qa_bot import eval as evaluation
 from qa_bot.errors import QABotError
 from qa_bot.training.squad_data import split_articles
-from qa_bot.types import Passage, Span
+from qa_bot.types import Answer, Citation, Passage, Span
 
 TOWER = (
     "The Eiffel Tower was completed in 1889. It was designed by the engineering company of Gustave Eiffel. "
@@ -160,6 +160,42 @@ def test_question_type(question: str, kind: str) -> None:
 
 
 # ---------------------------------------------------------------- data
+
+
+def shown(text: str, score: float, role: str = "answer", sentence: str = "") -> Answer:
+    citation = Citation(
+        "a", "T", "S", None, None, "a:0", sentence or text, 0, len(sentence or text), 0, len(text), text
+    )
+    return Answer(text, score, (citation,), role=role)
+
+
+def test_shown_answers_are_judged_as_users_read_them() -> None:
+    gold = ["Erbil and Al-Assad Air Bases, in the Kurdistan Region and Anbar Province, as well as Camp Taji"]
+    bases = evaluation.score_shown(
+        [
+            shown("Erbil and Al-Assad Air Bases", 0.9, sentence="bases: " + gold[0] + "."),
+            shown("Camp Taji", 0.9, "list_item"),
+            shown("The government of Iraq", 0.8, "alternative"),
+        ],
+        gold,
+    )
+    assert bases.top_text == "Erbil and Al-Assad Air Bases, Camp Taji" and bases.cited
+    assert bases.right == (True, True, False)  # the list as a whole, an item the gold names, a wrong alternative
+    assert evaluation.score_shown([], gold) == evaluation.ShownScore("", 0.0, False, (), ())
+
+
+def test_shown_summary_reports_precision_answered_rate_and_calibration() -> None:
+    scores = [
+        evaluation.score_shown([shown("1889", 0.9), shown("1890", 0.5, "alternative")], ["1889"]),
+        evaluation.score_shown([shown("Paris", 0.9)], ["Lyon"]),
+        evaluation.score_shown([], ["the Black Sea"]),
+    ]
+    summary = evaluation.shown_summary(scores)
+    assert summary["answered"] == 66.67 and summary["answers_shown_per_question"] == 1.0
+    assert summary["shown_right"] == 33.33 and summary["top_answer_F1"] == 33.33
+    assert summary["top_answer_F1_answered"] == 50.0 and summary["top_cited_sentence_holds_gold"] == 33.33
+    # bins: 0.9 -> 1 right of 2 (gap 0.4 x 2), 0.5 -> 0 right of 1 (gap 0.5)
+    assert summary["shown_confidence_ECE"] == pytest.approx((0.8 + 0.5) / 3, abs=1e-4)
 
 
 def test_load_plain_and_gzipped_files(tmp_path: Path) -> None:
@@ -337,5 +373,6 @@ def test_open_eval_indexes_the_articles_and_scores_the_bot(
     ]
     assert results["EM"] == 75.0 and results["F1"] == 75.0
     assert results["citation_accuracy"] == 75.0  # the three answers cite the sentence holding them
+    assert results["shown"]["answered"] == 75.0 and results["shown"]["shown_right"] == 100.0
     assert results["recall_at"] == {"1": 100.0, "5": 100.0, "10": 100.0}
     assert results["latency_ms"]["p50"] > 0

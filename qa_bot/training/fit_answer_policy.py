@@ -58,6 +58,7 @@ from qa_bot.types import Passage, Retrieved, Span
 CACHE_VERSION = 1
 ABSENT_EXTRA = 40  # passages retrieved beyond top-k so that top-k remain once the question's article is dropped
 QUESTIONS_PER_READ = 8  # questions per batched reader call
+SAVE_EVERY = 10  # reader calls between cache saves
 MARGINS = tuple(round(m, 3) for m in np.arange(0.0, 0.505, 0.01))
 
 
@@ -90,33 +91,46 @@ class Half:
 def sample_questions(
     articles: list[dict], limit: int, absent_share: float, seed: int
 ) -> list[tuple[SquadExample, bool]]:
-    """``limit`` answerable questions (all when 0), and a share of them again with their article absent."""
+    """``limit`` answerable questions (all when 0) in a seeded order, each followed by its absent-article twin for
+    about ``absent_share`` of them; a smaller limit gives a prefix of a larger one, so cached reads carry over."""
     examples = [e for e in iter_examples(articles) if e.answer_start >= 0]
-    rng = random.Random(seed)
-    if 0 < limit < len(examples):
-        examples = rng.sample(examples, limit)
-    absent = rng.sample(examples, round(absent_share * len(examples)))
-    return [(e, False) for e in examples] + [(e, True) for e in absent]
+    random.Random(seed).shuffle(examples)
+    if limit > 0:
+        examples = examples[:limit]
+    sampled = []
+    for example in examples:
+        sampled.append((example, False))
+        if random.Random(f"{seed}:{example.qid}").random() < absent_share:
+            sampled.append((example, True))
+    return sampled
 
 
 def _cache_key(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def load_reads(path: Path, key: str) -> list[Read] | None:
+def load_reads(path: Path, key: str) -> list[Read]:
+    """Reads cached under ``key`` (the reader, embedder, index and settings), [] when none or unreadable."""
     if not path.is_file():
-        return None
+        return []
     try:
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             record = json.load(handle)
         if record.get("key") != key:
-            return None
+            return []
         return [
-            Read(**(r | {"answers": tuple(r["answers"]), "retrieved": [tuple(x) for x in r["retrieved"]]}))
+            Read(
+                **r
+                | {
+                    "answers": tuple(r["answers"]),
+                    "retrieved": [tuple(x) for x in r["retrieved"]],
+                    "spans": [tuple(x) for x in r["spans"]],
+                }
+            )
             for r in record["reads"]
         ]
     except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return []
 
 
 def save_reads(path: Path, key: str, reads: list[Read]) -> None:
@@ -124,7 +138,7 @@ def save_reads(path: Path, key: str, reads: list[Read]) -> None:
     partial = path.with_suffix(".partial")
     with gzip.open(partial, "wt", encoding="utf-8") as handle:
         json.dump({"key": key, "reads": [asdict(r) for r in reads]}, handle)
-    partial.replace(path)  # a killed run leaves no half-written cache
+    partial.replace(path)  # a killed run leaves the previous cache whole
 
 
 def _retrieve(retriever, example: SquadExample, absent: bool, top_k: int, article_ids: dict[str, str]):
@@ -135,34 +149,38 @@ def _retrieve(retriever, example: SquadExample, absent: bool, top_k: int, articl
     return [replace(r, rank=rank) for rank, r in enumerate(kept[:top_k])]
 
 
-def read_questions(bot, questions: list[tuple[SquadExample, bool]], progress: bool = True) -> list[Read]:
-    """Ask every question through retrieval and the reader; batched reader calls, as the bot reads them."""
+def read_questions(
+    bot, questions: list[tuple[SquadExample, bool]], cache: Path, key: str, progress: bool = True
+) -> list[Read]:
+    """Ask every question through retrieval and the reader, as the bot does; reads already in ``cache`` for the
+    same questions are reused, and new ones are saved there as they come (an interrupted run resumes)."""
     from tqdm import tqdm
 
     from qa_bot.retrieval import HybridRetriever
 
+    store = {(r.qid, r.absent): r for r in load_reads(cache, key)}
+    todo = [(e, absent) for e, absent in questions if (e.qid, absent) not in store]
     retriever = HybridRetriever(bot.index, bot.embedder, bot.settings)
     article_ids = {a["title"]: a["article_id"] for a in bot.index.list_articles()}
-    reads = []
-    with tqdm(total=len(questions), unit="question", disable=not progress) as bar:
-        for begin in range(0, len(questions), QUESTIONS_PER_READ):
-            chunk = questions[begin : begin + QUESTIONS_PER_READ]
+    with tqdm(total=len(todo), unit="question", disable=not progress or not todo) as bar:
+        for call, begin in enumerate(range(0, len(todo), QUESTIONS_PER_READ), start=1):
+            chunk = todo[begin : begin + QUESTIONS_PER_READ]
             hits = [_retrieve(retriever, e, absent, bot.settings.top_k, article_ids) for e, absent in chunk]
             results = bot.reader.read_many([(e.question, [h.passage for h in hit]) for (e, _), hit in zip(chunk, hits)])
             for (example, absent), hit, result in zip(chunk, hits, results):
-                reads.append(
-                    Read(
-                        qid=example.qid,
-                        question=example.question,
-                        answers=example.answers,
-                        article=example.article,
-                        absent=absent,
-                        retrieved=[(h.passage.passage_id, h.score, h.rank, h.dense_score, h.bm25_score) for h in hit],
-                        spans=[(s.passage_id, s.start, s.end, s.score, s.span_logit) for s in result.spans],
-                    )
+                store[(example.qid, absent)] = Read(
+                    qid=example.qid,
+                    question=example.question,
+                    answers=example.answers,
+                    article=example.article,
+                    absent=absent,
+                    retrieved=[(h.passage.passage_id, h.score, h.rank, h.dense_score, h.bm25_score) for h in hit],
+                    spans=[(s.passage_id, s.start, s.end, s.score, s.span_logit) for s in result.spans],
                 )
             bar.update(len(chunk))
-    return reads
+            if call % SAVE_EVERY == 0 or begin + QUESTIONS_PER_READ >= len(todo):
+                save_reads(cache, key, list(store.values()))
+    return [store[(e.qid, absent)] for e, absent in questions]
 
 
 # ---------------------------------------------------------------- candidates and labels
@@ -306,9 +324,8 @@ def choose_margin(
         summary = shown_summary(
             scores(questions, simulate(replace(policy, alternative_margin=margin), questions, confidences))
         )
-        if summary["shown_right"] < 100 * precision:
-            break
-        best = margin
+        if summary["shown_right"] >= 100 * precision:
+            best = margin
     return best
 
 
@@ -362,20 +379,15 @@ def run(
                 "version": CACHE_VERSION,
                 "reader": fingerprint,
                 "embedder": embedder.identity(),
-                "index": index.manifest.get("version_checksum", index.version),
-                "questions": [(e.qid, absent) for e, absent in questions],
+                "index": index.version,
                 "top_k": settings.top_k,
                 "precision": settings.reader_precision,
             }
         )
-        cache = work / f"reads-{name}.json.gz"
-        reads = load_reads(cache, key)
-        if reads is None:
-            log(f"reading {len(questions)} {name}-half questions through the pipeline (cached in {cache})")
-            live = _Live(index, HybridRetriever(index, embedder, settings))
-            bot = QABot(work / name / "index", settings, embedder, reader, live, policy=fallback)
-            reads = read_questions(bot, questions)
-            save_reads(cache, key, reads)
+        log(f"{name} half: {len(questions)} questions ({sum(a for _, a in questions)} without their article)")
+        live = _Live(index, HybridRetriever(index, embedder, settings))
+        bot = QABot(work / name / "index", settings, embedder, reader, live, policy=fallback)
+        reads = read_questions(bot, questions, work / f"reads-{name}.json.gz", key)
         halves[name] = Half(name, articles, index, reads)
     fit, check = rebuild(halves["fit"]), rebuild(halves["check"])
 
