@@ -103,8 +103,10 @@ def format_response(response) -> str:
     if not response.answers:
         lines.append("Not in these articles: no passage answers this question confidently.")
         lines += [f'  closest: {r.article.title} — "{r.passage.text[:120]}..."' for r in response.retrieved[:3]]
-    for number, answer in enumerate(response.answers, 1):
-        lines.append(f"{number}. {answer.text}  (confidence {answer.score:.2f})")
+    headings = {"answer": "Answer", "list_item": "  and", "alternative": "Other possible answer"}
+    for answer in response.answers:
+        agreeing = f", found in {answer.article_count} articles" if answer.article_count > 1 else ""
+        lines.append(f"{headings[answer.role]}: {answer.text}  (confidence {answer.score:.2f}{agreeing})")
         for citation in answer.citations:
             lines.append(f'   "{citation.sentence}"')
             where = ", ".join(filter(None, [citation.title, citation.source, citation.url, citation.date]))

@@ -383,3 +383,21 @@ def test_seed_article_end_to_end_with_the_bundled_reader(tmp_path: Path, capsys:
         assert main(["ask", question, "--index-dir", str(index_dir), "--json"]) == 0
         answers = json.loads(capsys.readouterr().out)["answers"]
         assert answers and expected in answers[0]["text"], (question, answers)
+
+
+def test_text_output_shows_the_answer_its_list_items_and_alternatives_with_their_citations():
+    from qa_bot.cli import format_response
+    from qa_bot.types import Answer, Citation, Response
+
+    def answer(text: str, role: str, articles: int = 1) -> Answer:
+        start = ARTICLE.index(text)
+        citation = Citation("a", "Airport reopens", "S", None, None, "a:0", "sentence", 0, 9, start, start + len(text))
+        return Answer(text, 0.8, (citation,) * articles, role=role, article_count=articles)
+
+    response = Response(
+        "Q?", [answer("Erbil", "answer", 2), answer("Monday", "list_item"), answer("40", "alternative")], [], 5.0
+    )
+    lines = format_response(response).splitlines()
+    assert "Answer: Erbil  (confidence 0.80, found in 2 articles)" in lines
+    assert "  and: Monday  (confidence 0.80)" in lines and "Other possible answer: 40  (confidence 0.80)" in lines
+    assert lines.index("  and: Monday  (confidence 0.80)") < lines.index("Other possible answer: 40  (confidence 0.80)")
