@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--mode", choices=("reader", "open"), default="reader")
     evaluate.add_argument("--limit", type=int, default=None)
     evaluate.add_argument("--out", type=Path, default=Path("eval-results"))
+    evaluate.add_argument(
+        "--work", type=Path, default=None, help="open mode: corpus and index folder, reused when unchanged (OUT/work)"
+    )
 
     eval_reader = commands.add_parser("eval-reader", help="in-context reader EM/F1 (same as eval --mode reader)")
     eval_reader.add_argument("data", type=Path)
@@ -172,7 +175,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa_bot import eval as evaluation
 
     mode = getattr(args, "mode", "reader")
-    evaluation.run_cli(args.data, mode, args.limit, args.out, settings)
+    evaluation.run_cli(args.data, mode, args.limit, args.out, settings, getattr(args, "work", None))
     return 0
 
 

@@ -477,10 +477,19 @@ def run_open_eval(
     return results, write_report(results, out_dir)
 
 
-def run_cli(data_path: str | Path, mode: str, limit: int | None, out_dir: str | Path, settings: Settings) -> dict:
+def run_cli(
+    data_path: str | Path,
+    mode: str,
+    limit: int | None,
+    out_dir: str | Path,
+    settings: Settings,
+    workdir: str | Path | None = None,
+) -> dict:
     """`qa-bot eval --mode reader|open`: run, print the summary and where the report went."""
-    run = {"reader": run_reader_eval, "open": run_open_eval}[mode]
-    results, paths = run(data_path, out_dir, settings, limit)
+    if mode == "open":
+        results, paths = run_open_eval(data_path, out_dir, settings, limit, workdir)
+    else:
+        results, paths = run_reader_eval(data_path, out_dir, settings, limit)
     print(format_summary(results))
     print(f"wrote {paths.results_json} and {paths.chart_png}")
     return results
