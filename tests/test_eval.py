@@ -87,13 +87,14 @@ class StubReader:
                 if start >= 0:
                     spans.append(Span(passage.passage_id, start, start + len(text), text, score, 1.0))
                     break
-        return _ReadResult(spans)
+        return _ReadResult(spans, question=question)
 
 
 @dataclass
 class _ReadResult:
     spans: list[Span]
     notices: list[str] = field(default_factory=list)
+    question: str = ""  # as the reader read it
 
 
 def gold_reader() -> StubReader:
