@@ -35,6 +35,7 @@ from qa_bot.eval import exact_match, f1_score
 from qa_bot.reader import READER_CONFIG, TRAINING_CONFIG, Reader
 from qa_bot.settings import BUNDLED_READER, Settings
 from qa_bot.spans import ScoreCalibration
+from qa_bot.training.adversarial import AnswerPools, mine_pools, unanswerable_examples
 from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles, wrong_paragraph_examples
 from qa_bot.types import Passage, Span
 
@@ -69,17 +70,24 @@ class Rejection:
     answered_rate: float  # answerable questions whose best span clears the threshold
     rejected_rate: float  # wrong-paragraph questions whose best span does not (= "no answer" recall)
     no_answer_precision: float  # of the questions given "no answer", the share that had none
+    unanswerable: int = 0  # edited questions their own paragraph does not answer (qa_bot/training/adversarial.py)
+    unanswerable_refused_rate: float | None = None
 
 
-def rejection_at(threshold: float, positive: np.ndarray, negative: np.ndarray) -> Rejection:
-    rejected_negatives = int((negative < threshold).sum())
+def rejection_at(
+    threshold: float, positive: np.ndarray, negative: np.ndarray, unanswerable: np.ndarray | None = None
+) -> Rejection:
+    unanswerable = np.zeros(0) if unanswerable is None else unanswerable
+    rejected_negatives = int((negative < threshold).sum()) + int((unanswerable < threshold).sum())
     rejected_positives = int((positive < threshold).sum())
     return Rejection(
         answerable=len(positive),
         wrong_paragraph=len(negative),
         answered_rate=round(1 - rejected_positives / len(positive), 4),
-        rejected_rate=round(rejected_negatives / len(negative), 4),
+        rejected_rate=round(float((negative < threshold).mean()), 4),
         no_answer_precision=round(rejected_negatives / max(1, rejected_negatives + rejected_positives), 4),
+        unanswerable=len(unanswerable),
+        unanswerable_refused_rate=round(float((unanswerable < threshold).mean()), 4) if len(unanswerable) else None,
     )
 
 
@@ -119,17 +127,20 @@ def calibrate(
     answerable: Sequence[tuple[SquadExample, Span | None]],
     wrong_paragraph: Sequence[Span | None],
     min_answered: float = 0.95,
+    unanswerable: Sequence[Span | None] = (),
 ) -> Calibration:
+    """Platt scaling and threshold on answerable questions against wrong-paragraph and unanswerable ones."""
     if not answerable or not wrong_paragraph:
         raise QABotError("Calibration needs both answerable and wrong-paragraph questions; use more held-out data.")
     right = np.array(
         [span is not None and f1_score(span.text, example.answers) >= RIGHT_ANSWER_F1 for example, span in answerable]
-        + [False] * len(wrong_paragraph)
+        + [False] * (len(wrong_paragraph) + len(unanswerable))
     )
-    logits = np.array([_logit(span) for _, span in answerable] + [_logit(span) for span in wrong_paragraph])
+    logits = np.array([_logit(span) for _, span in answerable] + [_logit(s) for s in [*wrong_paragraph, *unanswerable]])
     scaling = fit_score_calibration(logits, right)
     scores = np.asarray(scaling(logits))
-    positive, negative = scores[: len(answerable)], scores[len(answerable) :]
+    n_answerable, n_wrong = len(answerable), len(wrong_paragraph)
+    positive, negative = scores[:n_answerable], scores[n_answerable : n_answerable + n_wrong]
     # Rejection only grows with the threshold, so the best one is the highest that answers enough.
     keep = math.ceil(min_answered * len(positive))
     # Stored to 4 decimals, rounded down so the question at the boundary stays answered.
@@ -138,7 +149,7 @@ def calibrate(
     return Calibration(
         no_answer_threshold=threshold,
         min_answered=min_answered,
-        fitted=rejection_at(threshold, positive, negative),
+        fitted=rejection_at(threshold, positive, negative, scores[n_answerable + n_wrong :]),
         exact_match=round(float(np.mean(exact)), 4),
         score_scale=scaling.scale,
         score_bias=scaling.bias,
@@ -150,15 +161,21 @@ def calibrate(
 class HeldOutPairs:
     positives: list[SquadExample]  # answerable questions with their own paragraph
     negatives: list[SquadExample]  # the same questions with a wrong paragraph of the same article
+    unanswerables: list[SquadExample]  # edited questions their own paragraph no longer answers
+
+    @property
+    def examples(self) -> list[SquadExample]:
+        return self.positives + self.negatives + self.unanswerables
 
 
-def _pairs(articles: list[dict], limit: int, seed: int) -> HeldOutPairs:
+def _pairs(articles: list[dict], limit: int, seed: int, pools: AnswerPools) -> HeldOutPairs:
     positives = [e for e in iter_examples(articles) if e.answer_start >= 0]
     if limit and limit < len(positives):
         positives = random.Random(seed).sample(positives, limit)
     kept = {e.qid for e in positives}
     negatives = [n for n in wrong_paragraph_examples(articles, 1.0, seed) if n.qid.removesuffix("-neg") in kept]
-    return HeldOutPairs(positives, negatives)
+    unanswerables = unanswerable_examples(positives, pools, len(positives) // 2, seed)
+    return HeldOutPairs(positives, negatives, unanswerables)
 
 
 def held_out_pairs(squad: str | Path, reader_dir: Path, limit: int) -> tuple[HeldOutPairs, HeldOutPairs]:
@@ -169,9 +186,10 @@ def held_out_pairs(squad: str | Path, reader_dir: Path, limit: int) -> tuple[Hel
         raise QABotError(f"No {TRAINING_CONFIG} in {reader_dir}: calibration needs the reader's training split.")
     config = json.loads(config_path.read_text(encoding="utf-8"))
     seed = config["seed"]
-    _, held_out = split_articles(load_squad(squad), config["holdout_fraction"], seed)
+    training, held_out = split_articles(load_squad(squad), config["holdout_fraction"], seed)
     check_articles, fit_articles = split_articles(held_out, 0.5, seed)
-    return _pairs(fit_articles, limit, seed), _pairs(check_articles, limit, seed)
+    pools = mine_pools(iter_examples(training))  # fake names come from training answers only
+    return _pairs(fit_articles, limit, seed, pools), _pairs(check_articles, limit, seed, pools)
 
 
 def run(
@@ -187,16 +205,23 @@ def run(
     settings = settings or Settings()
     fit, check = held_out_pairs(squad, reader_dir, limit)
     reader = Reader(str(reader_dir), settings)
-    fit_examples, check_examples = fit.positives + fit.negatives, check.positives + check.negatives
+    fit_examples, check_examples = fit.examples, check.examples
     spans = best_spans(
         reader, [(e.question, e.context) for e in fit_examples + check_examples], batch_size, progress=True
     )
     fit_spans, check_spans = spans[: len(fit_examples)], spans[len(fit_examples) :]
-    result = calibrate(list(zip(fit.positives, fit_spans)), fit_spans[len(fit.positives) :], min_answered)
+    n_pos, n_neg = len(fit.positives), len(fit.negatives)
+    result = calibrate(
+        list(zip(fit.positives, fit_spans)), fit_spans[n_pos : n_pos + n_neg], min_answered, fit_spans[n_pos + n_neg :]
+    )
     scaling = ScoreCalibration(result.score_scale, result.score_bias)
     check_scores = np.asarray(scaling(np.array([_logit(span) for span in check_spans])))
+    n_pos, n_neg = len(check.positives), len(check.negatives)
     checked = rejection_at(
-        result.no_answer_threshold, check_scores[: len(check.positives)], check_scores[len(check.positives) :]
+        result.no_answer_threshold,
+        check_scores[:n_pos],
+        check_scores[n_pos : n_pos + n_neg],
+        check_scores[n_pos + n_neg :],
     )
     record = {
         "no_answer_threshold": result.no_answer_threshold,
@@ -231,9 +256,11 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"error: {error}") from None
     print(f"no-answer threshold {result.no_answer_threshold:.4f} written to {Path(args.reader) / READER_CONFIG}")
     for name, rates in (("fitted on", result.fitted), ("checked on", checked)):
+        refused = rates.unanswerable_refused_rate or 0.0
         print(
             f"  {name} {rates.answerable} held-out questions: {rates.answered_rate:.1%} answered,"
             f" {rates.rejected_rate:.1%} of {rates.wrong_paragraph} wrong-paragraph twins rejected,"
+            f" {refused:.1%} of {rates.unanswerable} unanswerable questions refused,"
             f" 'no answer' precision {rates.no_answer_precision:.1%}"
         )
     print(f"  best-span exact match (answerable, unthresholded): {result.exact_match:.1%}")

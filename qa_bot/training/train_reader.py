@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from qa_bot.training.adversarial import distractor_examples, mine_pools, unanswerable_examples
 from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles, wrong_paragraph_examples
 
 log = logging.getLogger("train_reader")
@@ -40,6 +41,9 @@ class TrainConfig:
     holdout_fraction: float = 0.1
     negative_ratio: float = 0.3
     max_questions: int = 0  # 0 = all training questions
+    # Robustness data (qa_bot/training/adversarial.py), made from the training articles only:
+    distractors: int = 0  # questions whose paragraph gets an AddSent-style distractor sentence (label unchanged)
+    unanswerables: int = 0  # questions edited so that their own paragraph no longer answers them
     max_length: int = 256
     doc_stride: int = 96
     pad_multiple: int = 64
@@ -164,13 +168,19 @@ def prepare_features(config: TrainConfig, tokenizer) -> list[dict]:
         for n in wrong_paragraph_examples(train_articles, config.negative_ratio, config.seed)
         if n.qid[: -len("-neg")] in kept_ids
     ]
+    every_question = list(iter_examples(train_articles))
+    pools = mine_pools(every_question)
+    distracted = distractor_examples(every_question, pools, config.distractors, config.seed + 1)
+    edited = unanswerable_examples(every_question, pools, config.unanswerables, config.seed + 2)
     log.info(
-        "%d training questions from %d articles, %d wrong-paragraph negatives",
+        "%d training questions from %d articles, %d wrong-paragraph negatives, %d with distractors, %d unanswerable",
         len(positives),
         len(train_articles),
         len(negatives),
+        len(distracted),
+        len(edited),
     )
-    return build_features(tokenizer, positives + negatives, config)
+    return build_features(tokenizer, positives + negatives + distracted + edited, config)
 
 
 def train(config: TrainConfig) -> Path:

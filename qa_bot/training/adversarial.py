@@ -1,0 +1,523 @@
+"""Robustness data for the reader: AddSent-style distractor sentences and edited unanswerable questions.
+
+Built from SQuAD articles by rules alone, so the training set comes from the training split and the dev set
+from the held-out articles, and no model is involved:
+
+* **Distractors** (Jia & Liang 2017, AddSent; varied as in AddSentDiverse, Wang & Bansal 2018): the question is
+  perturbed (its names swapped for other names, its numbers changed, or a word replaced by its antonym), turned
+  into a statement whose wh-phrase is filled by a fake answer of the same question type, and inserted at a random
+  sentence boundary of the paragraph. The statement shares the question's words but answers a different question,
+  so the label stays the real answer.
+* **Unanswerables** (SQuAD 2.0 style): one name, number or antonym-bearing word of the question that the paragraph
+  uses is replaced by one the paragraph does not use, so the paragraph stays on topic but no longer answers. They
+  are labelled no-answer.
+
+Fake answers and replacement names are mined from the training answers by question type (who, when, how many,
+where ...), which keeps them the same kind of thing as the real answer.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import blingfire
+from lemminflect import getAllLemmas, getInflection
+
+from qa_bot.citations import normalize_answer
+from qa_bot.eval import question_type
+from qa_bot.training.squad_data import SquadExample
+
+ANTONYMS = {
+    "first": "last",
+    "largest": "smallest",
+    "biggest": "smallest",
+    "highest": "lowest",
+    "most": "least",
+    "before": "after",
+    "earliest": "latest",
+    "oldest": "newest",
+    "longest": "shortest",
+    "increase": "decrease",
+    "increased": "decreased",
+    "north": "south",
+    "east": "west",
+    "northern": "southern",
+    "eastern": "western",
+    "major": "minor",
+    "best": "worst",
+    "early": "late",
+    "maximum": "minimum",
+    "upper": "lower",
+    "inner": "outer",
+    "positive": "negative",
+    "win": "lose",
+    "won": "lost",
+    "larger": "smaller",
+    "more": "less",
+    "private": "public",
+    "modern": "ancient",
+    "western": "eastern",
+    "southern": "northern",
+}
+ANTONYMS |= {
+    "last": "first",
+    "smallest": "largest",
+    "lowest": "highest",
+    "least": "most",
+    "after": "before",
+    "latest": "earliest",
+    "newest": "oldest",
+    "shortest": "longest",
+    "decrease": "increase",
+    "decreased": "increased",
+    "south": "north",
+    "west": "east",
+    "minor": "major",
+    "worst": "best",
+    "late": "early",
+    "minimum": "maximum",
+    "lower": "higher",
+    "outer": "inner",
+    "negative": "positive",
+    "lose": "win",
+    "lost": "won",
+    "smaller": "larger",
+    "fewer": "more",
+    "less": "more",
+    "public": "private",
+    "ancient": "modern",
+}
+
+WH_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
+DO_FORMS = {"did": "VBD", "does": "VBZ", "do": "VBP"}
+BE_FORMS = {"is", "was", "are", "were"}
+PLACE_PREPOSITIONS = {"in", "at", "from", "near", "to", "across", "throughout"}
+PREPOSITIONS = {"in", "on", "at", "during", "by", "from", "to", "for", "of", "with", "since", "after", "before"}
+DETERMINERS = {"the", "a", "an", "its", "his", "her", "their", "this", "that", "these", "those", "our"}
+PERFECT = {"has", "have", "had"}
+MODALS = {"has", "have", "had", "can", "could", "will", "would", "should", "may", "might", "must"}
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][\w.-]*(?:\s+(?:of|the|de|da|del|von|van|for)?\s*[A-Z][\w.-]*)*")
+_NUMBER = re.compile(r"\b\d[\d,.]*\b")
+_MONTHS = (
+    "January February March April May June July August September October November December".split()
+)
+
+
+@dataclass(frozen=True)
+class AnswerPools:
+    """Training answers by question type, and capitalised names by the type of question they answered."""
+
+    by_type: dict[str, list[str]]
+    names: dict[str, list[str]]  # question type -> capitalised answers
+    name_types: dict[str, str]
+
+    def fake_answer(self, kind: str, avoid: str, rng: random.Random) -> str | None:
+        pool = self.by_type.get(kind) or self.by_type["what"]
+        for _ in range(40):
+            candidate = rng.choice(pool)
+            if _disjoint(candidate, avoid) and _fits_kind(candidate, kind):
+                return candidate
+        return None
+
+    def other_name(self, name: str, avoid: str, rng: random.Random, before: str = "") -> str | None:
+        """A name of the same kind: the kind it answered in training, else a place after in/at/from, else a person."""
+        width = len(name.split())
+        kind = self.name_types.get(name) or ("where" if before.lower() in PLACE_PREPOSITIONS else "who")
+        pool = self.names.get(kind, [])
+        if not pool:
+            return None
+        for _ in range(40):
+            candidate = rng.choice(pool)
+            if abs(len(candidate.split()) - width) <= 1 and _disjoint(candidate, avoid + " " + name):
+                return candidate
+        return None
+
+
+def _fits_kind(answer: str, kind: str) -> bool:
+    """Fake answers of the asked-for kind: a count has a number, a person a capitalised name, a time a digit."""
+    if kind in ("how many", "how much"):
+        return bool(re.search(r"\d", answer)) and len(answer.split()) <= 3
+    if kind in ("who", "where"):
+        return answer[0].isupper() and not re.search(r"\d", answer)
+    if kind == "when":
+        return bool(re.search(r"\d", answer))
+    return True
+
+
+def _disjoint(candidate: str, text: str) -> bool:
+    """True when no token of ``candidate`` (normalised) occurs in ``text``."""
+    words = set(normalize_answer(text).split())
+    tokens = normalize_answer(candidate).split()
+    return bool(tokens) and not words.intersection(tokens)
+
+
+def _is_name(answer: str, context: str) -> bool:
+    """Capitalised words that stay capitalised inside a sentence of their paragraph (not a sentence opener)."""
+    words = answer.split()
+    if not all(word[0].isupper() for word in words if len(word) > 3) or re.search(r"\d", answer):
+        return False
+    if words[0].endswith("ly") or words[0].endswith("ist"):
+        return False
+    return bool(re.search(r"[a-z,] " + re.escape(answer), context))
+
+
+def mine_pools(examples: Iterable[SquadExample]) -> AnswerPools:
+    by_type: dict[str, set[str]] = defaultdict(set)
+    names: dict[str, set[str]] = defaultdict(set)
+    for example in examples:
+        if example.answer_start < 0:
+            continue
+        answer = example.answers[0].strip().rstrip(".,;:")
+        if not answer or len(answer.split()) > 6:
+            continue
+        kind = answer_kind(example.question)
+        by_type[kind].add(answer)
+        if _is_name(answer, example.context):
+            names[kind].add(answer)
+    name_types = {name: kind for kind, values in names.items() for name in values}
+    return AnswerPools(
+        {kind: sorted(values) for kind, values in by_type.items()},
+        {kind: sorted(values) for kind, values in names.items()},
+        name_types,
+    )
+
+
+_KIND_OF_NOUN = {
+    "when": {"year", "years", "date", "time", "century", "decade", "month", "day", "period", "era", "age"},
+    "where": {"city", "country", "state", "place", "region", "town", "continent", "location", "area", "island"},
+    "how many": {"percentage", "percent", "number", "amount", "population"},
+    "who": {"person", "man", "woman", "king", "president", "leader", "author", "emperor", "queen", "artist"},
+}
+
+
+def answer_kind(question: str) -> str:
+    """The question type, with "what year"/"which city"/... folded into when/where/how many/who."""
+    kind = question_type(question)
+    if kind in ("what", "which"):
+        match = re.search(rf"\b{kind}\s+(\w+)", question.lower())
+        noun = match.group(1) if match else ""
+        for folded, nouns in _KIND_OF_NOUN.items():
+            if noun in nouns:
+                return folded
+    return kind
+
+
+# ---------------------------------------------------------------- question edits
+
+
+def _capitalised_runs(question: str) -> list[re.Match]:
+    """Names in the question, not counting its first word (capitalised because it starts the sentence)."""
+    first_word_end = len(question.split(" ", 1)[0])
+    return [m for m in _CAPITALISED_RUN.finditer(question) if m.start() > first_word_end - 1 and m.start() > 0]
+
+
+def _changed_number(number: str, rng: random.Random) -> str:
+    digits = number.replace(",", "")
+    try:
+        value = float(digits)
+    except ValueError:
+        return number
+    if digits.isdigit() and 1500 <= value <= 2030:  # a year: move it a little, never past the data's time
+        return str(min(2015, int(value) + rng.choice([-1, 1]) * rng.randint(3, 40)))
+    changed = value * rng.choice([0.5, 2, 3, 1.5, 0.25]) + rng.randint(1, 9)
+    return f"{int(changed):,}" if "," in number else str(int(changed)) if "." not in digits else f"{changed:.1f}"
+
+
+def _edits(question: str, context: str, pools: AnswerPools, rng: random.Random, in_context: bool) -> list[tuple]:
+    """Candidate (start, end, replacement, kind) edits of the question.
+
+    ``in_context``: only words the paragraph itself uses (for unanswerables: the swap then breaks the match).
+    """
+    edits = []
+    names = _capitalised_runs(question)
+    for match in names:
+        if in_context and match.group() not in context:
+            continue
+        before = question[: match.start()].split()[-1:] or [""]
+        other = pools.other_name(match.group(), context, rng, before[0])
+        if other:
+            edits.append((match.start(), match.end(), other, "name"))
+    for match in _NUMBER.finditer(question):
+        if in_context and match.group() not in context:
+            continue
+        changed = _changed_number(match.group(), rng)
+        if changed != match.group() and changed not in context:
+            edits.append((match.start(), match.end(), changed, "number"))
+    named_in_context = any(m.group() in context for m in names)
+    for match in re.finditer(r"\b[a-z]+\b", question):
+        antonym = ANTONYMS.get(match.group())
+        if not antonym or _beside_name_or_choice(question, match):
+            continue
+        if in_context and (named_in_context or not re.search(rf"\b{match.group()}\b", context)):
+            continue  # a name the paragraph uses still pins the answer down, whatever the adjective says
+        if not re.search(rf"\b{antonym}\b", context, re.IGNORECASE):
+            edits.append((match.start(), match.end(), antonym, "antonym"))
+    return edits
+
+
+def _beside_name_or_choice(question: str, match: re.Match) -> bool:
+    """"Kanye West" (part of a name) and "higher or lower" (a choice) are not edited."""
+    before = question[: match.start()].split()[-1:]
+    after = question[match.end() :].split()[:1]
+    neighbours = before + after
+    return any(word[:1].isupper() for word in neighbours) or any(word.strip(",?") == "or" for word in neighbours)
+
+
+def _apply(question: str, edits: Sequence[tuple]) -> str:
+    for start, end, replacement, _ in sorted(edits, reverse=True):
+        question = question[:start] + replacement + question[end:]
+    return question
+
+
+def perturb_question(question: str, context: str, pools: AnswerPools, rng: random.Random) -> str | None:
+    """AddSent step 1: every name and number changed (an antonym when there is neither); None if nothing to change."""
+    edits = _edits(question, context, pools, rng, in_context=False)
+    strong = [edit for edit in edits if edit[3] != "antonym"]
+    pinned = [m for m in [*_capitalised_runs(question), *_NUMBER.finditer(question)] if m.group() in context]
+    if any(not any(edit[0] == m.start() for edit in strong) for m in pinned):
+        return None  # a name or number the paragraph uses would survive: the statement could answer the question
+    chosen = strong or edits[:1]
+    return _apply(question, chosen) if chosen else None
+
+
+def unanswerable_question(question: str, context: str, pools: AnswerPools, rng: random.Random) -> tuple[str, str] | None:
+    """One name, number or antonym that the paragraph uses swapped for one it does not: (question, kind)."""
+    edits = _edits(question, context, pools, rng, in_context=True)
+    if not edits:
+        return None
+    edit = rng.choice(edits)
+    return _apply(question, [edit]), edit[3]
+
+
+# ---------------------------------------------------------------- question -> statement
+
+
+def _is_base_verb(word: str) -> bool:
+    return word.islower() and word in getAllLemmas(word).get("VERB", ())
+
+
+def _is_participle(word: str) -> bool:
+    if not word.islower():
+        return False
+    lemmas = getAllLemmas(word).get("VERB", ())
+    return any(word in (getInflection(lemma, "VBN") or ()) + (getInflection(lemma, "VBG") or ()) for lemma in lemmas)
+
+
+def _is_finite_verb(word: str) -> bool:
+    if not word.islower():
+        return False
+    lemmas = getAllLemmas(word).get("VERB", ())
+    return any(
+        word in (getInflection(lemma, "VBD") or ()) + (getInflection(lemma, "VBZ") or ()) or word == lemma
+        for lemma in lemmas
+    )
+
+
+def _is_tensed_verb(word: str) -> bool:
+    """Past or third-person form ("increased", "happens"): after a bare wh-word it is the verb, not a noun."""
+    lemmas = getAllLemmas(word).get("VERB", ())
+    return word.islower() and any(
+        word in (getInflection(lemma, "VBD") or ()) + (getInflection(lemma, "VBZ") or ()) for lemma in lemmas
+    )
+
+
+def _time_phrase(fake: str) -> str:
+    first = fake.split()[0]
+    if first in _MONTHS or re.match(r"\d{1,2}(st|nd|rd|th)?$", first) and len(fake.split()) > 1:
+        return f"on {fake}"
+    if first.lower() in ("in", "on", "at", "during", "by", "around", "after", "before"):
+        return fake
+    return f"in {fake}"
+
+
+def _tail_for(kind: str, fake: str) -> str:
+    if kind == "when":
+        return _time_phrase(fake)
+    if kind == "where":
+        return fake if fake.split()[0].lower() in ("in", "at", "on", "near") else f"in {fake}"
+    if kind == "why":
+        return f"because of {fake}"
+    if kind == "other":
+        return f"by {fake}"
+    return fake
+
+
+def to_statement(question: str, fake: str) -> str | None:
+    """A question turned into a statement whose wh-phrase is ``fake``; None when no rule fits.
+
+    Rules cover the common SQuAD shapes: subject questions ("Who wrote X?" -> "F wrote X."), do-support
+    ("When did X sign Y?" -> "X signed Y in F."), be and passives ("What is X?" -> "X is F.",
+    "Where was X born?" -> "X was born in F."), modals and perfects ("What has X become?" -> "X has become F.").
+    """
+    words = question.strip().rstrip("?").strip().split()
+    lowered = [w.lower() for w in words]
+    wh_at = next((i for i, w in enumerate(lowered) if w in WH_WORDS), None)
+    if wh_at is None or len(words) < 3:
+        return None
+    prefix = words[:wh_at]
+    kind = question_type(question)
+    head = lowered[wh_at]
+    # the wh-phrase: "how many brigades", "what year", "which bases", or the wh-word alone
+    phrase_end = wh_at + 1
+    noun_phrase: list[str] = []
+    if head == "how" and phrase_end < len(words) and lowered[phrase_end] in ("many", "much"):
+        phrase_end += 1
+    if head in ("which", "whose") and phrase_end < len(words):
+        noun_phrase.append(words[phrase_end])  # "which bases": the next word is the noun, even if it can be a verb
+        phrase_end += 1
+    if head in ("what", "which", "whose", "how"):
+        while (
+            phrase_end < len(words)
+            and lowered[phrase_end] not in DO_FORMS
+            and lowered[phrase_end] not in BE_FORMS
+            and lowered[phrase_end] not in MODALS
+            and not (_is_finite_verb(lowered[phrase_end]) if noun_phrase else _is_tensed_verb(lowered[phrase_end]))
+            and len(noun_phrase) < 4
+        ):
+            noun_phrase.append(words[phrase_end])
+            phrase_end += 1
+    if head == "how" and not noun_phrase and kind == "other":
+        return None  # "how did X ..." asks for a manner: no same-type fake answer
+    rest = words[phrase_end:]
+    if not rest:  # "X leads to what?": the fake answer takes the wh-word's place
+        return " ".join(words[:wh_at] + [fake]) + "." if wh_at >= 2 and not noun_phrase else None
+    counted = " ".join([fake] + noun_phrase) if kind in ("how many", "how much") else fake
+    aux = rest[0].lower()
+    statement: list[str] | None = None
+    if aux in DO_FORMS:
+        body = rest[1:]
+        verb_at = next(
+            (i for i in range(1, len(body)) if _is_base_verb(body[i]) and body[i - 1].lower() not in DETERMINERS), None
+        )
+        if verb_at is None:
+            return None
+        inflected = (getInflection(body[verb_at], DO_FORMS[aux]) or (body[verb_at],))[0]
+        subject, tail = body[:verb_at], body[verb_at + 1 :]
+        if kind in ("what", "which", "who", "how many", "how much"):
+            statement = subject + [inflected, counted] + tail
+        else:
+            statement = subject + [inflected] + tail + [_tail_for(kind, fake)]
+    elif aux in BE_FORMS or aux in MODALS:
+        body = rest[1:]
+        verb_at = next(
+            (
+                i
+                for i in range(1, len(body))
+                if _is_participle(body[i]) or (aux in MODALS - PERFECT and _is_base_verb(body[i]))
+            ),
+            None,
+        )
+        if verb_at is not None:
+            subject, tail = body[:verb_at], body[verb_at:]
+            filler = counted if kind in ("what", "which", "who", "how many", "how much") else _tail_for(kind, fake)
+            statement = subject + [rest[0]] + tail + [filler]
+        elif aux in BE_FORMS and body and kind in ("what", "which", "who", "how many", "how much"):
+            statement = body + [rest[0], counted]
+        elif aux in BE_FORMS and body and kind in ("where", "when"):
+            statement = body + [rest[0], _tail_for(kind, fake)]
+        elif aux in PERFECT and kind in ("what", "which", "who"):
+            statement = [counted] + rest  # "Who had the support of X?": "had" is the main verb
+    elif kind in ("what", "which", "who", "how many", "how much") and _is_finite_verb(aux):
+        statement = [counted] + rest  # a subject question: the fake answer does what was asked about
+    if not statement:
+        return None
+    if prefix:
+        lead = " ".join(prefix)
+        if lead.endswith(","):  # "According to X, what ..." keeps its lead clause
+            statement = [lead] + statement
+        elif len(prefix) == 1 and lowered[0] in PREPOSITIONS and fake in statement:  # "In what year did ..." -> "... in F."
+            statement = [w for w in statement if w != fake] + [f"{lowered[wh_at - 1]} {fake}"]
+        else:
+            return None
+    text = " ".join(statement)
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    return text[0].upper() + text[1:] + "."
+
+
+# ---------------------------------------------------------------- examples
+
+
+def _boundaries(context: str) -> list[int]:
+    """Character positions between sentences, plus the start and the end of the paragraph."""
+    ends = [end for _, end in blingfire.text_to_sentences_and_offsets(context)[1]]
+    outside_quotes = [end for end in ends if 0 < end < len(context) and context[:end].count('"') % 2 == 0]
+    return sorted({0, len(context), *outside_quotes})
+
+
+def insert_sentence(context: str, sentence: str, position: int) -> tuple[str, int]:
+    """The paragraph with ``sentence`` added at a sentence boundary; returns (text, characters added before pos)."""
+    if position == 0:
+        return f"{sentence} {context}", len(sentence) + 1
+    if position >= len(context):
+        return f"{context.rstrip()} {sentence}", 0
+    return f"{context[:position].rstrip()} {sentence} {context[position:].lstrip()}", 0
+
+
+def distractor(example: SquadExample, pools: AnswerPools, rng: random.Random, suffix: str = "adv") -> SquadExample | None:
+    """The example with one AddSent-style distractor sentence inserted; the real answer stays the label."""
+    perturbed = perturb_question(example.question, example.context, pools, rng)
+    if not perturbed:
+        return None
+    gold = " ".join(example.answers)
+    fake = pools.fake_answer(answer_kind(example.question), example.context + " " + gold, rng)
+    if not fake:
+        return None
+    sentence = to_statement(perturbed, fake)
+    if not sentence or not _disjoint_answer(sentence, example.answers):
+        return None
+    position = rng.choice(_boundaries(example.context))
+    answer_end = example.answer_start + len(example.answers[0])
+    if example.answer_start < position < answer_end:
+        position = example.answer_start  # never split the answer
+    text, shift = insert_sentence(example.context, sentence, position)
+    if position > 0 and position <= example.answer_start:
+        moved = text.find(example.answers[0], example.answer_start)
+        start = moved
+    else:
+        start = example.answer_start + shift
+    if start < 0 or text[start : start + len(example.answers[0])] != example.answers[0]:
+        return None
+    return replace(example, qid=f"{example.qid}-{suffix}", context=text, answer_start=start)
+
+
+def _disjoint_answer(sentence: str, answers: Sequence[str]) -> bool:
+    normalised = f" {normalize_answer(sentence)} "
+    return not any(f" {normalize_answer(a)} " in normalised for a in answers if normalize_answer(a))
+
+
+def unanswerable(example: SquadExample, pools: AnswerPools, rng: random.Random) -> tuple[SquadExample, str] | None:
+    edited = unanswerable_question(example.question, example.context, pools, rng)
+    if not edited:
+        return None
+    question, kind = edited
+    return replace(example, qid=f"{example.qid}-unans-{kind}", question=question, answers=(), answer_start=-1), kind
+
+
+def distractor_examples(
+    examples: Sequence[SquadExample], pools: AnswerPools, count: int, seed: int
+) -> list[SquadExample]:
+    rng = random.Random(seed)
+    made = []
+    for example in rng.sample(list(examples), len(examples)):
+        if len(made) >= count:
+            break
+        if example.answer_start >= 0 and (adversarial := distractor(example, pools, rng)):
+            made.append(adversarial)
+    return made
+
+
+def unanswerable_examples(
+    examples: Sequence[SquadExample], pools: AnswerPools, count: int, seed: int
+) -> list[SquadExample]:
+    rng = random.Random(seed)
+    made = []
+    for example in rng.sample(list(examples), len(examples)):
+        if len(made) >= count:
+            break
+        if example.answer_start >= 0 and (edited := unanswerable(example, pools, rng)):
+            made.append(edited[0])
+    return made

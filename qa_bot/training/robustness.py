@@ -1,0 +1,173 @@
+"""The reader's robustness dev set and its scores: clean, with distractor sentences, and unanswerable.
+
+The dev set is made from the held-out articles with the same generator as the training data
+(qa_bot/training/adversarial.py), each answerable question in up to four forms: its clean paragraph, two
+paragraphs with different distractor sentences (fake answer and position vary), and an edited question its
+paragraph no longer answers.
+
+    python -m qa_bot.training.robustness --write-dev artifacts/robust-dev.json --heldout artifacts/heldout.json
+    python -m qa_bot.training.robustness --evaluate artifacts/robust-dev.json --reader qa_bot/models/reader
+
+Scores, as in the literature:
+* clean F1: the best span, each question with its own paragraph (SQuAD v1.1 style);
+* adversarial worst-case F1 (Jia & Liang 2017): each question scored by its worse distractor paragraph;
+* the half-unanswerable mix (SQuAD 2.0 style): as many unanswerable as answerable questions, answers kept only
+  above the reader's threshold, "no answer" right exactly for the unanswerable ones; plus the share refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qa_bot.eval import f1_score, load_squad_file, select_questions
+from qa_bot.training.adversarial import distractor, mine_pools, unanswerable
+from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles
+
+DISTRACTOR_VARIANTS = 2
+FORMS = ("clean", "adv", "unans")
+
+
+def form_of(qid: str) -> tuple[str, str]:
+    """(base question id, form) of a dev-set id such as '5733be28-adv1' or '5733be28-unans-name'."""
+    for form in FORMS[1:]:
+        marker = f"-{form}"
+        if marker in qid:
+            return qid[: qid.index(marker)], form
+    return qid, "clean"
+
+
+def robustness_examples(
+    questions: Sequence[SquadExample], pools_from: Sequence[SquadExample], seed: int
+) -> list[SquadExample]:
+    """Each question clean, with DISTRACTOR_VARIANTS distractor paragraphs, and unanswerable (where possible)."""
+    pools = mine_pools(pools_from)
+    rng = random.Random(seed)
+    made = []
+    for example in questions:
+        if example.answer_start < 0:
+            continue
+        made.append(example)
+        for variant in range(1, DISTRACTOR_VARIANTS + 1):
+            for _ in range(5):  # another draw when a fake answer or position gives no statement
+                if adversarial := distractor(example, pools, rng, suffix=f"adv{variant}"):
+                    made.append(adversarial)
+                    break
+        if edited := unanswerable(example, pools, rng):
+            made.append(edited[0])
+    return made
+
+
+def to_squad(examples: Sequence[SquadExample]) -> dict:
+    """SQuAD 2.0 JSON, one paragraph per example (distractor paragraphs differ from the clean one)."""
+    articles: dict[str, list[dict]] = defaultdict(list)
+    for example in examples:
+        answerable = example.answer_start >= 0
+        articles[example.article].append(
+            {
+                "context": example.context,
+                "qas": [
+                    {
+                        "id": example.qid,
+                        "question": example.question,
+                        "answers": [{"text": a, "answer_start": example.answer_start} for a in example.answers[:1]]
+                        if answerable
+                        else [],
+                        "is_impossible": not answerable,
+                    }
+                ],
+            }
+        )
+    return {"version": "v2.0", "data": [{"title": t, "paragraphs": p} for t, p in articles.items()]}
+
+
+def write_dev(heldout_path: str | Path, squad_path: str | Path, out_path: str | Path, limit: int, seed: int) -> dict:
+    """The dev set from the held-out articles; fake answers mined from the training articles' answers."""
+    heldout = load_squad_file(heldout_path)
+    train_articles, _ = split_articles(load_squad(squad_path), 0.1, 13)
+    made = robustness_examples(select_questions(heldout, limit), list(iter_examples(train_articles)), seed)
+    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(out_path).write_text(json.dumps(to_squad(made), ensure_ascii=False), encoding="utf-8")
+    counts = defaultdict(int)
+    for example in made:
+        counts[form_of(example.qid)[1]] += 1
+    return dict(counts)
+
+
+def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str, float]], threshold: float) -> dict:
+    """Scores from each example's best span (text, calibrated score), in the order of ``examples``."""
+    clean, worst, mix, refused = {}, defaultdict(list), [], []
+    for example, (text, score) in zip(examples, best):
+        base, form = form_of(example.qid)
+        answered = text if score >= threshold else ""
+        if form == "clean":
+            clean[base] = f1_score(text, example.answers)
+            mix.append(f1_score(answered, example.answers))
+        elif form == "adv":
+            worst[base].append(f1_score(text, example.answers))
+        else:
+            refused.append(not answered)
+    # the mix: every unanswerable question and as many answerable ones (the first, in file order)
+    mix = mix[: len(refused)]
+    mixed = mix + [float(r) for r in refused]
+    attacked = [base for base in worst if base in clean]
+
+    def pct(values: Sequence[float]) -> float | None:
+        return round(100 * float(np.mean(values)), 2) if len(values) else None
+
+    return {
+        "clean_questions": len(clean),
+        "clean_F1": pct(list(clean.values())),
+        "adversarial_questions": len(attacked),
+        "adversarial_clean_F1": pct([clean[b] for b in attacked]),
+        "adversarial_worst_F1": pct([min(worst[b]) for b in attacked]),
+        "adversarial_mean_F1": pct([np.mean(worst[b]) for b in attacked]),
+        "unanswerable": len(refused),
+        "unanswerable_refused": pct([float(r) for r in refused]),
+        "mix_questions": len(mixed),
+        "mix_F1": pct(mixed),
+        "mix_answerable_answered": pct([float(m > 0) for m in mix]),
+        "threshold": threshold,
+    }
+
+
+def evaluate_robustness(reader, examples: Sequence[SquadExample], batch_size: int = 32) -> dict:
+    from qa_bot.training.calibrate import best_spans
+
+    spans = best_spans(reader, [(e.question, e.context) for e in examples], batch_size, progress=True)
+    best = [(span.text, span.score) if span else ("", 0.0) for span in spans]
+    return score_robustness(examples, best, reader.threshold)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa_bot.training.robustness", description=__doc__.splitlines()[0])
+    parser.add_argument("--write-dev", metavar="OUT", help="write the robustness dev set here")
+    parser.add_argument("--heldout", default="artifacts/heldout.json", help="held-out SQuAD file (python -m qa_bot.eval)")
+    parser.add_argument("--squad", default="../shared/data/squad-train-v1.0.json.gz", help="training SQuAD file")
+    parser.add_argument("--limit", type=int, default=1000, help="held-out questions to build from")
+    parser.add_argument("--seed", type=int, default=2017)
+    parser.add_argument("--evaluate", metavar="DEV", help="score a reader on a robustness dev set")
+    parser.add_argument("--reader", default="", help="reader folder (default: QA_BOT_READER or the bundled one)")
+    args = parser.parse_args(argv)
+    if args.write_dev:
+        counts = write_dev(args.heldout, args.squad, args.write_dev, args.limit, args.seed)
+        print(f"wrote {sum(counts.values())} examples to {args.write_dev}: {counts}")
+    if args.evaluate:
+        from qa_bot.reader import Reader
+        from qa_bot.settings import Settings
+
+        settings = Settings()
+        reader = Reader(args.reader or settings.reader_path(), settings)
+        examples = list(iter_examples(load_squad_file(args.evaluate)))
+        print(json.dumps(evaluate_robustness(reader, examples), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
