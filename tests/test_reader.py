@@ -179,10 +179,18 @@ def test_bundled_reader_answers_a_paragraph_offline_and_rejects_one_without_the_
     assert all(span.score < reader.threshold for span in spans)
 
 
+SEED_ARTICLE = Path(__file__).parent.parent / "corpus" / "kurdistan24-coalition-spokesman-peshmerga.txt"
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not bundled_reader_available(), reason=BUNDLED_READER_MISSING)
-def test_bundled_threshold_meets_the_targets_on_articles_it_was_not_fitted_on():
-    config = json.loads((BUNDLED_READER / "reader_config.json").read_text(encoding="utf-8"))
-    checked = config["check_on_other_articles"]
-    assert checked["answerable"] >= 500 and checked["wrong_paragraph"] >= 500
-    assert checked["answered_rate"] >= 0.9 and checked["rejected_rate"] >= 0.8
-    assert Reader(str(BUNDLED_READER), Settings(threads=1)).threshold == config["no_answer_threshold"]
+def test_bundled_reader_is_not_fooled_by_the_sentence_that_repeats_the_question():
+    """The seed failure: "The government of Iraq ... condemned attacks on Iraqi bases that host Coalition troops"
+    repeats the question's words around the wrong entity; the bases are named two paragraphs later."""
+    paragraphs = [p for p in SEED_ARTICLE.read_text(encoding="utf-8").split("\n\n") if "bases" in p]
+    reader = Reader(str(BUNDLED_READER), Settings(threads=1))
+    passages = [Passage(f"p{i}", "a", i, 0, len(text), text, 0, 0) for i, text in enumerate(paragraphs)]
+    spans = reader.read("Which bases host Coalition troops?", passages).spans
+    answered = [span.text for span in spans if span.score >= reader.threshold]
+    assert any("Erbil and Al-Assad Air Bases" in text for text in answered), spans
+    assert not any("Iraq" in text and "Air Bases" not in text for text in answered), answered

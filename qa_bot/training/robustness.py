@@ -26,12 +26,19 @@ from pathlib import Path
 
 import numpy as np
 
-from qa_bot.eval import f1_score, load_squad_file, select_questions
-from qa_bot.training.adversarial import distractor, mine_pools, unanswerable
-from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles
+from qa_bot.eval import exact_match, f1_score, load_squad_file, select_questions
+from qa_bot.training.adversarial import distractor, mine_pools, unanswerable, unanswerable_examples
+from qa_bot.training.squad_data import (
+    SquadExample,
+    iter_examples,
+    load_squad,
+    split_articles,
+    wrong_paragraph_examples,
+)
 
 DISTRACTOR_VARIANTS = 2
-FORMS = ("clean", "adv", "unans")
+SAMPLE_CLEAN, SAMPLE_ATTACKED, SAMPLE_UNANSWERABLE, SAMPLE_WRONG_PARAGRAPH = 150, 50, 50, 100
+FORMS = ("clean", "adv", "unans", "neg")  # "neg": the question with a wrong paragraph of its article
 
 
 def form_of(qid: str) -> tuple[str, str]:
@@ -100,20 +107,40 @@ def write_dev(heldout_path: str | Path, squad_path: str | Path, out_path: str | 
     return dict(counts)
 
 
+def quality_sample(heldout: list[dict], pools_from: Sequence[SquadExample], seed: int) -> list[SquadExample]:
+    """The small fixed sample the tests read the bundled reader on: 150 clean questions, 50 of them also with
+    distractors, 50 unanswerable edits and 100 wrong-paragraph twins, all from the held-out half that the
+    threshold was not fitted on (the "check" half of qa_bot.training.calibrate)."""
+    check_articles, _ = split_articles(heldout, 0.5, 13)
+    rng = random.Random(seed)
+    answerable = [e for e in iter_examples(check_articles) if e.answer_start >= 0]
+    clean = rng.sample(answerable, SAMPLE_CLEAN)
+    attacked = [e for e in robustness_examples(clean, pools_from, seed) if form_of(e.qid)[1] == "adv"]
+    attacked_bases = sorted({form_of(e.qid)[0] for e in attacked})[:SAMPLE_ATTACKED]
+    edited = unanswerable_examples(clean, mine_pools(pools_from), SAMPLE_UNANSWERABLE, seed)
+    twins = {n.qid: n for n in wrong_paragraph_examples(check_articles, 1.0, seed)}
+    wrong = [twins[q] for q in (f"{e.qid}-neg" for e in clean) if q in twins][:SAMPLE_WRONG_PARAGRAPH]
+    return clean + [e for e in attacked if form_of(e.qid)[0] in attacked_bases] + edited + wrong
+
+
 def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str, float]], threshold: float) -> dict:
     """Scores from each example's best span (text, calibrated score), in the order of ``examples``."""
-    clean, worst, mix, refused = {}, defaultdict(list), [], []
+    clean, clean_exact, worst, mix, refused, rejected = {}, [], defaultdict(list), [], [], []
     for example, (text, score) in zip(examples, best):
         base, form = form_of(example.qid)
         answered = text if score >= threshold else ""
         if form == "clean":
             clean[base] = f1_score(text, example.answers)
+            clean_exact.append(exact_match(text, example.answers))
             mix.append(f1_score(answered, example.answers))
         elif form == "adv":
             worst[base].append(f1_score(text, example.answers))
-        else:
+        elif form == "unans":
             refused.append(not answered)
+        else:
+            rejected.append(not answered)
     # the mix: every unanswerable question and as many answerable ones (the first, in file order)
+    answered_share = [float(m > 0) for m in mix]
     mix = mix[: len(refused)]
     mixed = mix + [float(r) for r in refused]
     attacked = [base for base in worst if base in clean]
@@ -123,7 +150,9 @@ def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str,
 
     return {
         "clean_questions": len(clean),
+        "clean_EM": pct(clean_exact),
         "clean_F1": pct(list(clean.values())),
+        "clean_answered": pct(answered_share),
         "adversarial_questions": len(attacked),
         "adversarial_clean_F1": pct([clean[b] for b in attacked]),
         "adversarial_worst_F1": pct([min(worst[b]) for b in attacked]),
@@ -132,7 +161,8 @@ def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str,
         "unanswerable_refused": pct([float(r) for r in refused]),
         "mix_questions": len(mixed),
         "mix_F1": pct(mixed),
-        "mix_answerable_answered": pct([float(m > 0) for m in mix]),
+        "wrong_paragraph": len(rejected),
+        "wrong_paragraph_rejected": pct([float(r) for r in rejected]),
         "threshold": threshold,
     }
 
@@ -152,20 +182,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--squad", default="../shared/data/squad-train-v1.0.json.gz", help="training SQuAD file")
     parser.add_argument("--limit", type=int, default=1000, help="held-out questions to build from")
     parser.add_argument("--seed", type=int, default=2017)
+    parser.add_argument("--write-sample", metavar="OUT", help="write the tests' fixed quality sample here")
     parser.add_argument("--evaluate", metavar="DEV", help="score a reader on a robustness dev set")
     parser.add_argument("--reader", default="", help="reader folder (default: QA_BOT_READER or the bundled one)")
+    parser.add_argument(
+        "--record", action="store_true", help="store the scores in the reader's reader_config.json (quality_sample)"
+    )
     args = parser.parse_args(argv)
     if args.write_dev:
         counts = write_dev(args.heldout, args.squad, args.write_dev, args.limit, args.seed)
         print(f"wrote {sum(counts.values())} examples to {args.write_dev}: {counts}")
+    if args.write_sample:
+        train_articles, _ = split_articles(load_squad(args.squad), 0.1, 13)
+        made = quality_sample(load_squad_file(args.heldout), list(iter_examples(train_articles)), args.seed)
+        Path(args.write_sample).write_text(json.dumps(to_squad(made), ensure_ascii=False, indent=0), encoding="utf-8")
+        print(f"wrote {len(made)} examples to {args.write_sample}")
     if args.evaluate:
-        from qa_bot.reader import Reader
+        from qa_bot.reader import READER_CONFIG, Reader
         from qa_bot.settings import Settings
 
         settings = Settings()
         reader = Reader(args.reader or settings.reader_path(), settings)
         examples = list(iter_examples(load_squad_file(args.evaluate)))
-        print(json.dumps(evaluate_robustness(reader, examples), indent=2))
+        scores = evaluate_robustness(reader, examples)
+        print(json.dumps(scores, indent=2))
+        if args.record:
+            config_path = Path(args.reader or settings.reader_path()) / READER_CONFIG
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+            config["quality_sample"] = scores | {"data": Path(args.evaluate).name}
+            config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return 0
 
 
