@@ -127,10 +127,12 @@ def test_worst_case_takes_each_question_at_its_worse_distractor_and_the_mix_is_h
         example("Who gained Canada?", "Britain", "a-adv2"),
         example("Who received Louisiana?", "Spain", "b"),
         SquadExample("b-unans-name", "Treaty", "Who received Florida?", CONTEXT, (), -1),
+        example("Who lost Canada?", "France", "c"),
     ]
-    best = [("Britain", 0.9), ("Britain", 0.9), ("France", 0.8), ("Spain", 0.9), ("Spain", 0.2)]
+    best = [("Britain", 0.9), ("Britain", 0.9), ("France", 0.8), ("Spain", 0.9), ("Spain", 0.2), ("Britain", 0.7)]
     scores = score_robustness(examples, best, threshold=0.5)
-    assert scores["clean_F1"] == 100.0
+    assert scores["clean_F1"] == pytest.approx(200 / 3, abs=0.01)
+    assert scores["clean_answered"] == 100.0  # a wrong answer is still an answer
     assert scores["adversarial_worst_F1"] == 0.0 and scores["adversarial_mean_F1"] == 50.0
     assert scores["unanswerable_refused"] == 100.0
     assert scores["mix_questions"] == 2 and scores["mix_F1"] == 100.0

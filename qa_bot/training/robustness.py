@@ -37,6 +37,7 @@ from qa_bot.training.squad_data import (
 )
 
 DISTRACTOR_VARIANTS = 2
+TABLE_QUESTIONS = 2000  # the model card's validation table reads this many held-out questions
 SAMPLE_CLEAN, SAMPLE_ATTACKED, SAMPLE_UNANSWERABLE, SAMPLE_WRONG_PARAGRAPH = 150, 50, 50, 100
 FORMS = ("clean", "adv", "unans", "neg")  # "neg": the question with a wrong paragraph of its article
 
@@ -123,9 +124,22 @@ def quality_sample(heldout: list[dict], pools_from: Sequence[SquadExample], seed
     return clean + [e for e in attacked if form_of(e.qid)[0] in attacked_bases] + edited + wrong
 
 
+def write_selection(heldout_path: str | Path, out_path: str | Path) -> int:
+    """Held-out questions for choosing between candidate readers, disjoint from the validation table's
+    (`qa-bot eval heldout.json --mode reader --limit TABLE_QUESTIONS`), so the table is not tuned on."""
+    articles = load_squad_file(heldout_path)
+    table = {example.qid for example in select_questions(articles, TABLE_QUESTIONS)}
+    for article in articles:
+        for paragraph in article["paragraphs"]:
+            paragraph["qas"] = [qa for qa in paragraph["qas"] if qa["id"] not in table]
+    Path(out_path).write_text(json.dumps({"version": "1.1", "data": articles}, ensure_ascii=False), encoding="utf-8")
+    return sum(len(p["qas"]) for a in articles for p in a["paragraphs"])
+
+
 def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str, float]], threshold: float) -> dict:
     """Scores from each example's best span (text, calibrated score), in the order of ``examples``."""
     clean, clean_exact, worst, mix, refused, rejected = {}, [], defaultdict(list), [], [], []
+    answered_clean = []
     for example, (text, score) in zip(examples, best):
         base, form = form_of(example.qid)
         answered = text if score >= threshold else ""
@@ -133,6 +147,7 @@ def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str,
             clean[base] = f1_score(text, example.answers)
             clean_exact.append(exact_match(text, example.answers))
             mix.append(f1_score(answered, example.answers))
+            answered_clean.append(float(bool(answered)))
         elif form == "adv":
             worst[base].append(f1_score(text, example.answers))
         elif form == "unans":
@@ -140,7 +155,6 @@ def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str,
         else:
             rejected.append(not answered)
     # the mix: every unanswerable question and as many answerable ones (the first, in file order)
-    answered_share = [float(m > 0) for m in mix]
     mix = mix[: len(refused)]
     mixed = mix + [float(r) for r in refused]
     attacked = [base for base in worst if base in clean]
@@ -152,7 +166,7 @@ def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str,
         "clean_questions": len(clean),
         "clean_EM": pct(clean_exact),
         "clean_F1": pct(list(clean.values())),
-        "clean_answered": pct(answered_share),
+        "clean_answered": pct(answered_clean),
         "adversarial_questions": len(attacked),
         "adversarial_clean_F1": pct([clean[b] for b in attacked]),
         "adversarial_worst_F1": pct([min(worst[b]) for b in attacked]),
@@ -183,6 +197,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=1000, help="held-out questions to build from")
     parser.add_argument("--seed", type=int, default=2017)
     parser.add_argument("--write-sample", metavar="OUT", help="write the tests' fixed quality sample here")
+    parser.add_argument(
+        "--write-selection",
+        metavar="OUT",
+        help=f"write the held-out questions outside the model card's table (its first {TABLE_QUESTIONS}) here",
+    )
     parser.add_argument("--evaluate", metavar="DEV", help="score a reader on a robustness dev set")
     parser.add_argument("--reader", default="", help="reader folder (default: QA_BOT_READER or the bundled one)")
     parser.add_argument(
@@ -197,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         made = quality_sample(load_squad_file(args.heldout), list(iter_examples(train_articles)), args.seed)
         Path(args.write_sample).write_text(json.dumps(to_squad(made), ensure_ascii=False, indent=0), encoding="utf-8")
         print(f"wrote {len(made)} examples to {args.write_sample}")
+    if args.write_selection:
+        count = write_selection(args.heldout, args.write_selection)
+        print(f"wrote {count} selection questions to {args.write_selection}")
     if args.evaluate:
         from qa_bot.reader import READER_CONFIG, Reader
         from qa_bot.settings import Settings
