@@ -48,7 +48,7 @@ IVF_LISTS_PER_SQRT = 4  # inverted lists = 4 * sqrt(passages): ~250 vectors per 
 IVF_MIN_POINTS_PER_LIST = 39  # FAISS's k-means needs this many training points per centroid
 IVF_TRAINING_POINTS_PER_LIST = 64
 ADD_BATCH = 100_000  # vectors added to FAISS at a time (bounded temporaries)
-IVF_NPROBE = 48  # lists searched per question; confirm with `python bench/bench_ann.py --size 200000 --sweep`
+IVF_NPROBE = 96  # 48 gave recall@10 0.940 at 100k (README, Scale); 96 is unconfirmed: `bench_ann.py --sweep`
 
 CURRENT = "CURRENT"
 LOCK = "LOCK"

@@ -396,7 +396,7 @@ def test_faiss_is_exact_below_the_threshold_and_ivf_at_or_above_it(tmp_path: Pat
     flat = build_faiss(vectors, Settings(ann_threshold=4001))
     ivf = build_faiss(vectors, Settings(ann_threshold=4000))
     assert faiss_description(flat) == {"kind": "flat", "factory": "Flat"}
-    assert faiss_description(ivf) == {"kind": "ivf", "factory": "IVF102,Flat", "nprobe": 48}
+    assert faiss_description(ivf) == {"kind": "ivf", "factory": "IVF102,Flat", "nprobe": 96}
     for built in (flat, ivf):
         path = tmp_path / "faiss.index"
         faiss.write_index(built, str(path))
