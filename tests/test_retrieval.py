@@ -139,7 +139,12 @@ def test_embeddings_are_normalised_float32_and_questions_are_cached() -> None:
     question = embedder.encode_query("When did the bridge open?")
     assert embedder.encode_query("When did the bridge open?") is question  # served from the cache
     np.testing.assert_allclose(question, embedder.encode(["When did the bridge open?"]), atol=1e-6)
-    assert embedder.identity() == {"name": "all-MiniLM-L6-v2", "dimension": 384, "max_seq_length": 256}
+    assert embedder.identity() == {
+        "name": "all-MiniLM-L6-v2",
+        "dimension": 384,
+        "max_seq_length": 256,
+        "backend": "torch",  # the constructor default; the settings pick the fast backend
+    }
 
 
 def test_an_embedder_that_is_not_available_offline_is_a_one_line_error(tmp_path: Path) -> None:
