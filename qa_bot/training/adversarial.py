@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import blingfire
@@ -497,27 +497,31 @@ def unanswerable(example: SquadExample, pools: AnswerPools, rng: random.Random) 
     return replace(example, qid=f"{example.qid}-unans-{kind}", question=question, answers=(), answer_start=-1), kind
 
 
-def distractor_examples(
-    examples: Sequence[SquadExample], pools: AnswerPools, count: int, seed: int
+def _made_from(
+    examples: Sequence[SquadExample], count: int, seed: int, make: Callable[[SquadExample, random.Random], object]
 ) -> list[SquadExample]:
+    """Up to ``count`` examples made by ``make`` from the answerable ones, taken in a seeded random order."""
     rng = random.Random(seed)
     made = []
     for example in rng.sample(list(examples), len(examples)):
         if len(made) >= count:
             break
-        if example.answer_start >= 0 and (adversarial := distractor(example, pools, rng)):
-            made.append(adversarial)
+        if example.answer_start >= 0 and (new := make(example, rng)):
+            made.append(new)
     return made
+
+
+def distractor_examples(
+    examples: Sequence[SquadExample], pools: AnswerPools, count: int, seed: int
+) -> list[SquadExample]:
+    return _made_from(examples, count, seed, lambda example, rng: distractor(example, pools, rng))
 
 
 def unanswerable_examples(
     examples: Sequence[SquadExample], pools: AnswerPools, count: int, seed: int
 ) -> list[SquadExample]:
-    rng = random.Random(seed)
-    made = []
-    for example in rng.sample(list(examples), len(examples)):
-        if len(made) >= count:
-            break
-        if example.answer_start >= 0 and (edited := unanswerable(example, pools, rng)):
-            made.append(edited[0])
-    return made
+    def edited(example: SquadExample, rng: random.Random) -> SquadExample | None:
+        made = unanswerable(example, pools, rng)
+        return made[0] if made else None
+
+    return _made_from(examples, count, seed, edited)
