@@ -122,3 +122,21 @@ def test_rejected_upload_leaves_nothing_behind(tmp_path: Path, name: str, size: 
     with pytest.raises(QABotError, match=message):
         save_upload(upload, corpus, max_bytes=1000)
     assert list(corpus.iterdir()) == []
+
+
+def test_upload_size_limit_comes_from_the_settings(
+    tmp_path: Path, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa_bot.settings import Settings
+    from qa_bot.ui import launch_options
+
+    monkeypatch.setenv("QA_BOT_MAX_ARTICLE_BYTES", "100")
+    settings = Settings()
+    assert launch_options(settings)["max_file_size"] == 100  # Gradio refuses bigger uploads in the browser
+    small, large = tmp_path / "Small.txt", tmp_path / "Large.txt"
+    small.write_text("Small\n\n" + "word " * 10, encoding="utf-8")
+    large.write_text("Large\n\n" + "word " * 40, encoding="utf-8")
+    assert save_upload(small, corpus, settings.max_article_bytes).name == "Small.txt"
+    with pytest.raises(QABotError, match="QA_BOT_MAX_ARTICLE_BYTES"):
+        save_upload(large, corpus, settings.max_article_bytes)
+    assert not (corpus / "Large.txt").exists()
