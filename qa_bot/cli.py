@@ -20,7 +20,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa_bot.errors import QABotError
-from qa_bot.settings import Settings
+from qa_bot.settings import Settings, load_settings
 
 EXIT_FAILURE = 1
 
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in ("index", "ask", "serve", "eval", "eval-reader"):
             _quiet_model_loading()
-        settings = Settings()
+        settings = load_settings()
         return COMMANDS[args.command](args, settings)
     except QABotError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -6,7 +6,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa_bot.errors import QABotError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 BUNDLED_READER = PACKAGE_DIR / "models" / "reader"
@@ -56,3 +59,15 @@ class Settings(BaseSettings):
 
     def reader_path(self) -> str:
         return self.reader or str(BUNDLED_READER)
+
+
+def load_settings() -> Settings:
+    """Settings from the environment; an invalid value is one line naming the variable, not pydantic's report."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"QA_BOT_{'_'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise QABotError(f"invalid setting {problems}; fix or unset it") from None

@@ -401,3 +401,10 @@ def test_text_output_shows_the_answer_its_list_items_and_alternatives_with_their
     assert "Answer: Erbil  (confidence 0.80, found in 2 articles)" in lines
     assert "  and: Monday  (confidence 0.80)" in lines and "Other possible answer: 40  (confidence 0.80)" in lines
     assert lines.index("  and: Monday  (confidence 0.80)") < lines.index("Other possible answer: 40  (confidence 0.80)")
+
+
+def test_an_invalid_setting_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("QA_BOT_EMBEDDER_BACKEND", "bogus")
+    assert main(["ask", "Which bases host Coalition troops?", "--index-dir", "missing-index"]) != 0
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: invalid setting QA_BOT_EMBEDDER_BACKEND:") and "\n" not in error, error
