@@ -23,6 +23,7 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from qa_bot.training.adversarial import distractor_examples, mine_pools, unanswerable_examples
+from qa_bot.training.hard_examples import read_examples
 from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles, wrong_paragraph_examples
 
 log = logging.getLogger("train_reader")
@@ -44,6 +45,8 @@ class TrainConfig:
     # Robustness data (qa_bot/training/adversarial.py), made from the training articles only:
     distractors: int = 0  # questions whose paragraph gets an AddSent-style distractor sentence (label unchanged)
     unanswerables: int = 0  # questions edited so that their own paragraph no longer answers them
+    # JSON lines of the reader's own confident mistakes (python -m qa_bot.training.hard_examples), added as they are
+    hard_examples: str = ""
     max_length: int = 256
     doc_stride: int = 96
     pad_multiple: int = 64
@@ -172,15 +175,18 @@ def prepare_features(config: TrainConfig, tokenizer) -> list[dict]:
     pools = mine_pools(every_question)
     distracted = distractor_examples(every_question, pools, config.distractors, config.seed + 1)
     edited = unanswerable_examples(every_question, pools, config.unanswerables, config.seed + 2)
+    hard = read_examples(config.hard_examples) if config.hard_examples else []
     log.info(
-        "%d training questions from %d articles, %d wrong-paragraph negatives, %d with distractors, %d unanswerable",
+        "%d training questions from %d articles, %d wrong-paragraph negatives, %d with distractors, %d unanswerable,"
+        " %d hard examples",
         len(positives),
         len(train_articles),
         len(negatives),
         len(distracted),
         len(edited),
+        len(hard),
     )
-    return build_features(tokenizer, positives + negatives + distracted + edited, config)
+    return build_features(tokenizer, positives + negatives + distracted + edited + hard, config)
 
 
 def train(config: TrainConfig) -> Path:
