@@ -2,8 +2,9 @@
 
 Ingest, chunking and the index write stay on the client; only embedding, the expensive part, runs on the
 workers. Each worker process loads the embedder once (a cached loader) and embeds batches of passage texts;
-results stream back as they finish, with a bounded number of batches in flight so memory stays flat however
-large the corpus. The client then writes the same versioned index as a local sync.
+results stream back as they finish, with a bounded number of batches in flight, and the client writes each into
+the new version's vectors file as it arrives, so memory stays flat however large the corpus. The index is the
+same versioned one a local sync writes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from threading import Lock
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from qa_bot.embedding import Embedder
 from qa_bot.errors import QABotError
@@ -58,7 +58,7 @@ def _embed_batch(config: dict, texts: list[str]) -> np.ndarray:
 
 
 class ClusterEmbedder:
-    """The embedder interface that indexing uses (identity, dimension, encode), backed by the cluster's workers."""
+    """The embedder interface indexing uses (identity, dimension, encode_blocks), backed by the cluster's workers."""
 
     def __init__(self, client: Any, settings: Settings, batch_size: int = BATCH_SIZE) -> None:
         self._client = client
@@ -88,32 +88,27 @@ class ClusterEmbedder:
     def _threads(self) -> int:
         return max(1, sum(self._client.nthreads().values()))
 
-    def encode(self, texts: list[str], batch_size: int | None = None, progress: bool = False) -> np.ndarray:
-        """Row i = embedding of texts[i]; batches run on the workers, finished ones are written as they arrive."""
+    def encode_blocks(self, texts: list[str]) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, vectors) per batch of ``texts``, in the order the workers finish them."""
         distributed = _import_distributed()
-        size = batch_size or self._batch_size
-        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        starts = iter(range(0, len(texts), size))
+        starts = iter(range(0, len(texts), self._batch_size))
         running = distributed.as_completed()
         first_row: dict[str, int] = {}  # future key -> row of its first text
-        bar = tqdm(total=len(texts), desc="Embedding on Dask", unit="passage", disable=not progress)
 
         def submit_next() -> None:
             start = next(starts, None)
             if start is not None:
-                future = self._client.submit(_embed_batch, self._config, texts[start : start + size], pure=False)
+                future = self._client.submit(
+                    _embed_batch, self._config, texts[start : start + self._batch_size], pure=False
+                )
                 first_row[future.key] = start
                 running.add(future)
 
         for _ in range(IN_FLIGHT_PER_THREAD * self._threads()):
             submit_next()
         for future in running:
-            batch, start = future.result(), first_row.pop(future.key)
-            vectors[start : start + len(batch)] = batch
-            bar.update(len(batch))
+            yield first_row.pop(future.key), future.result()
             submit_next()
-        bar.close()
-        return vectors
 
 
 @contextmanager

@@ -11,6 +11,7 @@ Two backends compute the same vectors from the same weights:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 from threading import Lock
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from qa_bot.settings import Settings
 
 QUERY_CACHE_SIZE = 256  # the UI re-asks the same question (retries, follow-ups, mode switches)
+INDEXING_BLOCK = 1024  # passages per indexing step: a progress update every few seconds, 1.5 MB of vectors
 
 
 def _display_name(name_or_path: str) -> str:
@@ -93,6 +95,11 @@ class Embedder:
             normalize_embeddings=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_blocks(self, texts: list[str]) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, vectors) for consecutive blocks of ``texts``; indexing writes each to disk as it comes."""
+        for begin in range(0, len(texts), INDEXING_BLOCK):
+            yield begin, self.encode(texts[begin : begin + INDEXING_BLOCK])
 
     def _encode_onnx(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         """Longest texts first, as sentence-transformers does, so each batch pads to similar lengths."""

@@ -22,6 +22,7 @@ import secrets
 import shutil
 import sqlite3
 import zlib
+from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field, fields, replace
@@ -47,7 +48,7 @@ FORMAT_VERSION = 1
 IVF_LISTS_PER_SQRT = 4  # inverted lists = 4 * sqrt(passages): ~250 vectors per list at 1M
 IVF_MIN_POINTS_PER_LIST = 39  # FAISS's k-means needs this many training points per centroid
 IVF_TRAINING_POINTS_PER_LIST = 64
-ADD_BATCH = 100_000  # vectors added to FAISS at a time (bounded temporaries)
+BLOCK_ROWS = 4096  # vectors copied, read or added to FAISS at a time: what the writer holds, not all N
 IVF_NPROBE = 96  # 48 gave recall@10 0.940 at 100k (README, Scale); 96 is unconfirmed: `bench_ann.py --sweep`
 
 CURRENT = "CURRENT"
@@ -93,26 +94,54 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_english_stemmer(), return_ids=False, show_progress=False)
 
 
-def build_faiss(vectors: np.ndarray, settings: Settings) -> faiss.Index:
+def build_faiss(vectors: np.ndarray | VectorFile, settings: Settings) -> faiss.Index:
     """Inner-product index over L2-normalised vectors: exact below ``settings.ann_threshold``, IVF-Flat above.
 
     IVF-Flat rather than HNSW: its inverted lists can be memory-mapped (an HNSW graph cannot), so a large index
     starts in milliseconds with a small RSS, and k-means plus list assignment builds faster than a graph. Its
     recall and latency at 1M are measured by `python bench/bench_ann.py --size 1000000 --json`.
+    ``vectors`` is read a block at a time (the IVF training sample at once); the index itself holds them all.
     """
     count, dimension = vectors.shape
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if count < settings.ann_threshold:
         index = faiss.IndexFlatIP(dimension)
     else:
         lists = max(1, min(IVF_LISTS_PER_SQRT * int(np.sqrt(count)), count // IVF_MIN_POINTS_PER_LIST))
         index = faiss.index_factory(dimension, f"IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT)
         sample = np.random.default_rng(0).permutation(count)[: lists * IVF_TRAINING_POINTS_PER_LIST]
-        index.train(vectors[np.sort(sample)])
+        index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
         index.nprobe = min(IVF_NPROBE, lists)  # stored in the index file
-    for begin in range(0, count, ADD_BATCH):
-        index.add(vectors[begin : begin + ADD_BATCH])
+    for begin in range(0, count, BLOCK_ROWS):
+        index.add(np.ascontiguousarray(vectors[begin : begin + BLOCK_ROWS], dtype=np.float32))
     return index
+
+
+class VectorFile:
+    """A version's vectors.npy (row i = passage i), read and written a block of rows at a time.
+
+    Each access maps the file and unmaps it again: a mapping kept open would count every page it ever touched in
+    the process's RSS, which for a 1M-passage build is the whole 1.5 GB. Written pages go back to the file through
+    the page cache (the version is fsynced before it is switched in).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.shape: tuple[int, int] = np.load(path, mmap_mode="r").shape
+
+    @classmethod
+    def create(cls, path: Path, rows: int, dimension: int) -> VectorFile:
+        """The same .npy format `np.save` writes, its rows still zero."""
+        np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, dimension))
+        return cls(path)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
+        return np.array(np.load(self.path, mmap_mode="r")[rows])
+
+    def __setitem__(self, rows: slice | np.ndarray, vectors: np.ndarray) -> None:
+        np.load(self.path, mmap_mode="r+")[rows] = vectors
 
 
 def faiss_description(index: faiss.Index) -> dict:
@@ -324,7 +353,7 @@ class OpenIndex:
         _verify_files(index_dir, version_dir, manifest)
         expected = manifest["counts"]["passages"]
         try:
-            vector_rows, vector_dimension = np.load(version_dir / VECTORS, mmap_mode="r").shape
+            vector_rows, vector_dimension = VectorFile(version_dir / VECTORS).shape
             faiss_index = read_faiss(version_dir / FAISS_INDEX, manifest.get("faiss", {}).get("kind"))
             bm25 = bm25s.BM25.load(str(version_dir / BM25_DIR), mmap=True, show_progress=False, verbosity=0)
             connection = _connect_read_only(version_dir / STORE)
@@ -452,7 +481,7 @@ class _Previous:
     version: str
     manifest: dict
     connection: sqlite3.Connection
-    vectors: np.ndarray  # memory-mapped
+    vectors: VectorFile
     articles: dict[str, Article]  # by article_id; metadata only (text is "")
     intact: bool  # FAISS and BM25 files pass their checks too, so the version can stay live as it is
 
@@ -479,7 +508,7 @@ def _open_previous(index_dir: Path) -> tuple[_Previous | None, str | None]:
             record[0]: Article(**dict(zip(article_columns, record, strict=True)), text="")
             for record in connection.execute(f"SELECT {quoted} FROM articles")
         }
-        vectors = np.load(version_dir / VECTORS, mmap_mode="r")
+        vectors = VectorFile(version_dir / VECTORS)
         _check_stored_counts(index_dir, manifest, connection, len(vectors))
     except IndexUnusable as error:
         return None, str(error)
@@ -637,13 +666,11 @@ def _sync_locked(
         if reusable and reusable.intact and _same_articles(reusable, articles):
             report.passages, report.version = reusable.manifest["counts"]["passages"], reusable.version
             return report  # nothing changed: keep serving the live version
-        sentences, passages, vectors, report.embedded = _assemble(
-            articles, reusable, embedder, tokenizer, settings.passage_tokens, progress
-        )
-        if not passages:
+        plan = _plan(articles, reusable, tokenizer, settings.passage_tokens, progress)
+        if not plan.passages:
             raise QABotError(f"the articles in {corpus_dir} contain no text to index; add articles and run again")
-        report.passages = len(passages)
-        report.version = _write_version(index_dir, built_with, articles, sentences, passages, vectors, settings)
+        report.passages, report.embedded = len(plan.passages), len(plan.rows_to_embed)
+        report.version = _write_version(index_dir, built_with, articles, plan, embedder, settings, progress)
     finally:
         if previous is not None:
             previous.connection.close()
@@ -673,56 +700,70 @@ def _same_articles(previous: _Previous, articles: list[Article]) -> bool:
     return stored == [replace(a, text="") for a in articles]
 
 
-def _assemble(
-    articles: list[Article],
-    reusable: _Previous | None,
-    embedder: Embedder,
-    tokenizer: Any,
-    passage_tokens: int,
-    progress: bool,
-) -> tuple[list[Sentence], list[Passage], np.ndarray, int]:
-    """Sentences, passages and their vectors (row i = passage i); returns how many passages were embedded."""
-    sentences: list[Sentence] = []
-    passages: list[Passage] = []
-    reused_rows: list[tuple[int, int]] = []  # (new row, old row)
-    rows_to_embed: list[int] = []
+@dataclass
+class _Plan:
+    """A new version's rows (passage i is row i of vectors.npy and FAISS) and where each row's vector comes from."""
+
+    sentences: list[Sentence]
+    passages: list[Passage]
+    previous_vectors: VectorFile | None  # the live version's, for the reused rows
+    reused_rows: array = field(default_factory=lambda: array("q"))  # rows copied from previous_vectors ...
+    reused_from: array = field(default_factory=lambda: array("q"))  # ... from these rows of it
+    rows_to_embed: array = field(default_factory=lambda: array("q"))
+
+
+def _plan(
+    articles: list[Article], reusable: _Previous | None, tokenizer: Any, passage_tokens: int, progress: bool
+) -> _Plan:
+    """Sentences and passages of every article: stored ones for articles that did not change, else split anew."""
+    plan = _Plan([], [], reusable.vectors if reusable else None)
     for article in tqdm(articles, desc="Splitting articles", unit="article", disable=not progress):
         if reusable and article.article_id in reusable.articles:
-            sentences.extend(reusable.sentences(article.article_id))
+            plan.sentences.extend(reusable.sentences(article.article_id))
             for old_row, passage in reusable.passages_with_rows(article.article_id):
-                reused_rows.append((len(passages), old_row))
-                passages.append(passage)
+                plan.reused_rows.append(len(plan.passages))
+                plan.reused_from.append(old_row)
+                plan.passages.append(passage)
             continue
         article_sentences = split_sentences(article)
-        sentences.extend(article_sentences)
+        plan.sentences.extend(article_sentences)
         for passage in build_passages(article, article_sentences, tokenizer, passage_tokens):
-            rows_to_embed.append(len(passages))
-            passages.append(passage)
+            plan.rows_to_embed.append(len(plan.passages))
+            plan.passages.append(passage)
+    return plan
 
-    vectors = np.empty((len(passages), embedder.dimension), dtype=np.float32)
-    if reused_rows:
-        new_rows, old_rows = (np.asarray(rows) for rows in zip(*reused_rows, strict=True))
-        vectors[new_rows] = reusable.vectors[old_rows]
-    if rows_to_embed:
-        vectors[rows_to_embed] = embedder.encode([passages[row].text for row in rows_to_embed], progress=progress)
-    return sentences, passages, vectors, len(rows_to_embed)
+
+def _write_vectors(path: Path, plan: _Plan, embedder: Embedder, progress: bool) -> VectorFile:
+    """vectors.npy written as the vectors come: reused ones copied, new ones stored as each block is embedded."""
+    vectors = VectorFile.create(path, len(plan.passages), embedder.dimension)
+    reused_rows, reused_from = np.frombuffer(plan.reused_rows, np.int64), np.frombuffer(plan.reused_from, np.int64)
+    for begin in range(0, len(reused_rows), BLOCK_ROWS):
+        block = slice(begin, begin + BLOCK_ROWS)
+        vectors[reused_rows[block]] = plan.previous_vectors[reused_from[block]]
+    rows = np.frombuffer(plan.rows_to_embed, np.int64)
+    texts = [plan.passages[row].text for row in plan.rows_to_embed]
+    with tqdm(total=len(texts), desc="Embedding", unit="passage", disable=not progress) as bar:
+        for first, block_vectors in embedder.encode_blocks(texts):
+            vectors[rows[first : first + len(block_vectors)]] = block_vectors
+            bar.update(len(block_vectors))
+    return vectors
 
 
 def _write_version(
     index_dir: Path,
     built_with: dict,
     articles: list[Article],
-    sentences: list[Sentence],
-    passages: list[Passage],
-    vectors: np.ndarray,
+    plan: _Plan,
+    embedder: Embedder,
     settings: Settings,
+    progress: bool,
 ) -> str:
     """Write a complete version under a temporary name, then make it the live one; returns its id."""
     version = _new_version_id()
     partial_dir = index_dir / VERSIONS / (version + PARTIAL_SUFFIX)
     partial_dir.mkdir()
     try:
-        _write_files(partial_dir, version, built_with, articles, sentences, passages, vectors, settings)
+        _write_files(partial_dir, version, built_with, articles, plan, embedder, settings, progress)
     except BaseException:
         shutil.rmtree(partial_dir, ignore_errors=True)  # (a kill -9 leaves it for the next run instead)
         raise
@@ -737,24 +778,26 @@ def _write_files(
     version: str,
     built_with: dict,
     articles: list[Article],
-    sentences: list[Sentence],
-    passages: list[Passage],
-    vectors: np.ndarray,
+    plan: _Plan,
+    embedder: Embedder,
     settings: Settings,
+    progress: bool,
 ) -> None:
-    _write_store(partial_dir / STORE, articles, sentences, passages)
-    np.save(partial_dir / VECTORS, vectors)
+    vectors = _write_vectors(partial_dir / VECTORS, plan, embedder, progress)
+    _write_store(partial_dir / STORE, articles, plan.sentences, plan.passages)
     faiss_index = build_faiss(vectors, settings)
     faiss.write_index(faiss_index, str(partial_dir / FAISS_INDEX))
-    _write_bm25(partial_dir / BM25_DIR, passages)
+    faiss_kind = faiss_description(faiss_index)
+    del faiss_index  # it holds every vector (1.5 GB at 1M passages): freed before BM25 indexes the texts
+    _write_bm25(partial_dir / BM25_DIR, plan.passages)
     manifest = {
         "format_version": FORMAT_VERSION,
         "version": version,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         **built_with,
-        "faiss": faiss_description(faiss_index),
+        "faiss": faiss_kind,
         "bm25": {"stopwords": "en", "stemmer": "snowball-english"},
-        "counts": {"articles": len(articles), "sentences": len(sentences), "passages": len(passages)},
+        "counts": {"articles": len(articles), "sentences": len(plan.sentences), "passages": len(plan.passages)},
         "files": {
             str(path.relative_to(partial_dir)): {"bytes": path.stat().st_size, "crc32": _checksum(path)}
             for path in _version_files(partial_dir)

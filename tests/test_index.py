@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -112,9 +113,9 @@ class RecordingEmbedder:
     def identity(self) -> dict:
         return {**self.real.identity(), "name": self.name}
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode_blocks(self, texts: list[str]) -> Iterator[tuple[int, np.ndarray]]:
         self.encoded.extend(texts)
-        return self.real.encode(texts, batch_size=batch_size, progress=progress)
+        return self.real.encode_blocks(texts)
 
 
 @pytest.fixture(scope="module")

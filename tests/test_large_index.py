@@ -1,0 +1,141 @@
+"""The streamed index build and the large-index load path, at small sizes.
+
+The build writes vectors.npy a block at a time as the embedder returns them and builds FAISS from that file; these
+tests check every row against what the embedder returned, that a failure mid-way leaves nothing behind, and that an
+IVF index (above ``ann_threshold``) is memory-mapped on load and finds what exact search finds.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from transformers import AutoTokenizer
+
+from qa_bot.chunking import build_passages, split_sentences
+from qa_bot.index import CURRENT, FAISS_INDEX, VECTORS, VERSIONS, OpenIndex, sync_index
+from qa_bot.ingest import scan_corpus
+from qa_bot.retrieval import HybridRetriever
+from qa_bot.settings import Settings
+from tests.test_index import PASSAGE_TOKENS, index_settings, live_version_dir, reader_tokenizer_dir, write_corpus
+
+DIMENSION = 32
+BLOCK = 5  # texts per block the stand-in embedder returns
+
+
+def harbour_articles(count: int, first: int = 0) -> dict[str, str]:
+    """Articles of twelve sentences (several passages each at PASSAGE_TOKENS), each naming its own harbour."""
+    return {
+        f"harbour{number:04d}.txt": f"Harbour {number}\n\n"
+        + " ".join(
+            f"In {1800 + k} the harbour of Velmora{number} received {k + 3} ships from the port of Arno{number}x{k}."
+            for k in range(12)
+        )
+        for number in range(first, first + count)
+    }
+
+
+class HashEmbedder:
+    """Stand-in embedder: a text's vector is drawn from a generator seeded by the text, so any row can be checked.
+
+    Blocks come back last first, as Dask workers may finish them.
+    """
+
+    dimension = DIMENSION
+
+    def __init__(self, fail_after_blocks: int | None = None) -> None:
+        self.fail_after_blocks = fail_after_blocks
+
+    def identity(self) -> dict:
+        return {"name": "hash-embedder", "dimension": DIMENSION, "max_seq_length": 256, "backend": "test"}
+
+    @staticmethod
+    def vector(text: str) -> np.ndarray:
+        vector = np.random.default_rng(zlib.crc32(text.encode("utf-8"))).standard_normal(DIMENSION)
+        return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+    def encode_blocks(self, texts: list[str]) -> Iterator[tuple[int, np.ndarray]]:
+        for count, first in enumerate(reversed(range(0, len(texts), BLOCK))):
+            if count == self.fail_after_blocks:
+                raise RuntimeError("worker lost")
+            yield first, np.stack([self.vector(text) for text in texts[first : first + BLOCK]])
+
+    def encode_query(self, question: str) -> np.ndarray:
+        return self.vector(question)[None, :]
+
+
+def expected_passages(corpus: Path) -> list:
+    """Each article's passages as the chunker makes them, articles in path order: what row i must hold."""
+    tokenizer = AutoTokenizer.from_pretrained(reader_tokenizer_dir())
+    articles = sorted(scan_corpus(corpus, Settings().max_article_bytes).articles, key=lambda a: a.path)
+    return [
+        passage
+        for article in articles
+        for passage in build_passages(article, split_sentences(article), tokenizer, PASSAGE_TOKENS)
+    ]
+
+
+def assert_rows_match(index_dir: Path, corpus: Path) -> None:
+    """Row i of the store, vectors.npy and FAISS is passage i, with the vector the embedder gave its text."""
+    index = OpenIndex.load(index_dir, HashEmbedder().identity())
+    passages = index.passages(list(range(index.passage_count)))
+    assert passages == expected_passages(corpus)
+    stored = np.load(live_version_dir(index_dir) / VECTORS)
+    np.testing.assert_array_equal(stored, np.stack([HashEmbedder.vector(p.text) for p in passages]))
+    np.testing.assert_array_equal(index.faiss_index.reconstruct_n(0, index.faiss_index.ntotal), stored)
+
+
+def test_streamed_build_stores_each_passage_with_the_vector_the_embedder_returned(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr("qa_bot.index.BLOCK_ROWS", 7)  # copies and FAISS adds in blocks that cross articles
+    corpus, index_dir = write_corpus(tmp_path / "corpus", harbour_articles(12)), tmp_path / "index"
+    first = sync_index(corpus, index_dir, index_settings(), progress=False, embedder=HashEmbedder())
+    assert first.passages == first.embedded > 3 * BLOCK
+    assert_rows_match(index_dir, corpus)
+
+    (corpus / "harbour0003.txt").write_text("Harbour 3\n\nThe harbour of Velmora3 was closed in 1990.\n")
+    write_corpus(corpus, harbour_articles(2, first=50))
+    second = sync_index(corpus, index_dir, index_settings(), progress=False, embedder=HashEmbedder())
+    assert (second.added, second.updated, second.unchanged) == (2, 1, 11)
+    assert 0 < second.embedded < second.passages  # the unchanged articles' vectors were copied, block by block
+    assert_rows_match(index_dir, corpus)
+
+
+def test_a_failure_while_embedding_leaves_no_partial_version_and_the_old_one_serving(tmp_path: Path):
+    corpus, index_dir = write_corpus(tmp_path / "corpus", harbour_articles(6)), tmp_path / "index"
+    built = sync_index(corpus, index_dir, index_settings(), progress=False, embedder=HashEmbedder())
+    write_corpus(corpus, harbour_articles(4, first=20))
+    with pytest.raises(RuntimeError, match="worker lost"):  # after some blocks reached vectors.npy
+        sync_index(corpus, index_dir, index_settings(), progress=False, embedder=HashEmbedder(fail_after_blocks=2))
+    assert [p.name for p in (index_dir / VERSIONS).iterdir()] == [built.version]
+    assert (index_dir / CURRENT).read_text().strip() == built.version
+    assert OpenIndex.load(index_dir, HashEmbedder().identity()).passage_count == built.passages
+
+
+def test_an_ivf_index_is_memory_mapped_on_load_and_finds_what_exact_search_finds(tmp_path: Path):
+    corpus, index_dir = write_corpus(tmp_path / "corpus", harbour_articles(300)), tmp_path / "index"
+    settings = index_settings(ann_threshold=1000)
+    report = sync_index(corpus, index_dir, settings, progress=False, embedder=HashEmbedder())
+    assert report.passages > 1500
+
+    index = OpenIndex.load(index_dir, HashEmbedder().identity())
+    assert index.manifest["faiss"]["kind"] == "ivf"
+    version_dir = live_version_dir(index_dir)
+    assert str(version_dir / FAISS_INDEX) in Path("/proc/self/maps").read_text()  # mapped, not read into memory
+
+    retriever = HybridRetriever(index, HashEmbedder(), settings)
+    for passage in index.passages([0, 776, report.passages - 1]):  # known queries: each passage's own vector
+        [found] = retriever.retrieve(passage.text, 1, mode="dense")
+        assert found.passage == passage
+    [found] = retriever.retrieve("Which ships came from the port of Arno217x5?", 1, mode="bm25")
+    assert "Arno217x5" in found.passage.text
+
+    # At this size the stored nprobe covers every list, so the IVF index must return exactly the exact top row.
+    assert index.manifest["faiss"]["nprobe"] == int(index.manifest["faiss"]["factory"][3:].split(",")[0])
+    vectors = np.load(version_dir / VECTORS)
+    for question in (f"Question {number} about a harbour?" for number in range(20)):
+        query = HashEmbedder().encode_query(question)
+        _, rows = index.faiss_index.search(query, 1)
+        assert rows[0, 0] == int(np.argmax(vectors @ query[0]))
