@@ -14,10 +14,12 @@ import os
 import random
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
+
+import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # scripts run as `python bench/x.py` from anywhere
@@ -171,6 +173,85 @@ def heldout_articles(args: argparse.Namespace) -> list[dict]:
     """Questions for retrieval/reader figures: the held-out split nobody tuned on (all synthetic ones with --quick)."""
     articles = bench_articles(args)
     return articles if args.quick else split_articles(articles, HOLDOUT_FRACTION, HOLDOUT_SEED)[1]
+
+
+# ---------------------------------------------------------------- embedding-like vectors (bench_ann, bench_large_index)
+
+DIMENSIONS = 384  # all-MiniLM-L6-v2
+NOISE_SCALE = 0.5  # noise norm / median nearest-real-neighbour distance
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def clustered_vectors(count: int, rng: np.random.Generator, clusters: int = 200, intrinsic: int = 16) -> np.ndarray:
+    """--quick stand-in for real embeddings (no model): cluster centres spread along a shared 16-d subspace."""
+    centres = rng.standard_normal((clusters, DIMENSIONS), dtype=np.float32)
+    basis = rng.standard_normal((intrinsic, DIMENSIONS), dtype=np.float32)
+    block = centres[rng.integers(0, clusters, count)]
+    block += 0.5 * rng.standard_normal((count, intrinsic), dtype=np.float32) @ basis
+    block += 0.2 * rng.standard_normal((count, DIMENSIONS), dtype=np.float32)
+    return unit(block)
+
+
+def training_sentences(args: argparse.Namespace, count: int) -> list[str]:
+    """Distinct sentences of the SQuAD training contexts, in file order."""
+    from blingfire import text_to_sentences
+
+    seen: dict[str, None] = {}
+    for article in bench_articles(args):
+        for paragraph in article["paragraphs"]:
+            for sentence in text_to_sentences(paragraph["context"]).split("\n"):
+                if len(sentence) > 20:
+                    seen.setdefault(sentence)
+                if len(seen) >= count:
+                    return list(seen)
+    return list(seen)
+
+
+def real_embeddings(args: argparse.Namespace, count: int) -> np.ndarray:
+    """``count`` real sentence embeddings, cached in the work dir (embedding them is the slow part)."""
+    if args.quick:
+        return clustered_vectors(count, np.random.default_rng(5))
+    path = args.workdir / "ann" / f"squad-train-sentences-{count}.npy"
+    if path.is_file():
+        return np.load(path)
+    from qa_bot.embedding import Embedder
+
+    sentences = training_sentences(args, count)
+    print(f"embedding {len(sentences):,} training-set sentences once (cached in {path})", flush=True)
+    vectors = Embedder.from_settings(Settings()).encode(sentences, progress=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def embedding_like_blocks(
+    seeds: np.ndarray, size: int, rng: np.random.Generator, block: int = 100_000
+) -> Iterator[np.ndarray]:
+    """``size`` points around real embeddings, ``block`` at a time: a seed plus noise of about half its
+    nearest-neighbour distance."""
+    import faiss
+
+    probe = faiss.IndexFlatIP(DIMENSIONS)
+    probe.add(seeds)
+    similarities, _ = probe.search(seeds[: min(len(seeds), 2000)], 2)
+    nearest = np.median(np.sqrt(np.maximum(0, 2 - 2 * similarities[:, 1])))
+    sigma = NOISE_SCALE * nearest / np.sqrt(DIMENSIONS)
+    for begin in range(0, size, block):
+        picked = seeds[rng.integers(0, len(seeds), min(block, size - begin))]
+        yield unit(picked + sigma * rng.standard_normal(picked.shape, dtype=np.float32))
+
+
+def embedding_like(seeds: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """All ``size`` points of ``embedding_like_blocks`` in one array."""
+    vectors = np.empty((size, DIMENSIONS), dtype=np.float32)
+    begin = 0
+    for block in embedding_like_blocks(seeds, size, rng):
+        vectors[begin : begin + len(block)] = block
+        begin += len(block)
+    return vectors
 
 
 # ---------------------------------------------------------------- models and index

@@ -22,79 +22,25 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from _common import STDOUT, Figure, Timer, bench_articles, main_guard, parse_args, report
+from _common import (
+    DIMENSIONS,
+    STDOUT,
+    Figure,
+    Timer,
+    embedding_like,
+    main_guard,
+    parse_args,
+    real_embeddings,
+    report,
+)
 
 from qa_bot.index import build_faiss, faiss_description, search_parameters
 from qa_bot.settings import Settings
 
 K = 10
-DIMENSIONS = 384  # all-MiniLM-L6-v2
 QUERIES = 300
 P50_TARGET = "<= 5"
 RECALL_TARGET = ">= 0.95"
-NOISE_SCALE = 0.5  # noise norm / median nearest-real-neighbour distance
-
-
-def unit(vectors: np.ndarray) -> np.ndarray:
-    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-
-
-def clustered_vectors(count: int, rng: np.random.Generator, clusters: int = 200, intrinsic: int = 16) -> np.ndarray:
-    """--quick stand-in for real embeddings (no model): cluster centres spread along a shared 16-d subspace."""
-    centres = rng.standard_normal((clusters, DIMENSIONS), dtype=np.float32)
-    basis = rng.standard_normal((intrinsic, DIMENSIONS), dtype=np.float32)
-    block = centres[rng.integers(0, clusters, count)]
-    block += 0.5 * rng.standard_normal((count, intrinsic), dtype=np.float32) @ basis
-    block += 0.2 * rng.standard_normal((count, DIMENSIONS), dtype=np.float32)
-    return unit(block)
-
-
-def training_sentences(args, count: int) -> list[str]:
-    """Distinct sentences of the SQuAD training contexts, in file order."""
-    from blingfire import text_to_sentences
-
-    seen: dict[str, None] = {}
-    for article in bench_articles(args):
-        for paragraph in article["paragraphs"]:
-            for sentence in text_to_sentences(paragraph["context"]).split("\n"):
-                if len(sentence) > 20:
-                    seen.setdefault(sentence)
-                if len(seen) >= count:
-                    return list(seen)
-    return list(seen)
-
-
-def real_embeddings(args, count: int) -> np.ndarray:
-    """``count`` real sentence embeddings, cached in the work dir (embedding them is the slow part)."""
-    if args.quick:
-        return clustered_vectors(count, np.random.default_rng(5))
-    path = args.workdir / "ann" / f"squad-train-sentences-{count}.npy"
-    if path.is_file():
-        return np.load(path)
-    from qa_bot.embedding import Embedder
-
-    sentences = training_sentences(args, count)
-    print(f"embedding {len(sentences):,} training-set sentences once (cached in {path})", flush=True)
-    vectors = Embedder.from_settings(Settings()).encode(sentences, progress=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
-
-
-def embedding_like(seeds: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """``size`` points around real embeddings: a seed plus noise of about half its nearest-neighbour distance."""
-    import faiss
-
-    probe = faiss.IndexFlatIP(DIMENSIONS)
-    probe.add(seeds)
-    similarities, _ = probe.search(seeds[: min(len(seeds), 2000)], 2)
-    nearest = np.median(np.sqrt(np.maximum(0, 2 - 2 * similarities[:, 1])))
-    sigma = NOISE_SCALE * nearest / np.sqrt(DIMENSIONS)
-    vectors = np.empty((size, DIMENSIONS), dtype=np.float32)
-    for begin in range(0, size, 100_000):  # in blocks to keep the temporaries small
-        block = seeds[rng.integers(0, len(seeds), min(100_000, size - begin))]
-        vectors[begin : begin + len(block)] = unit(block + sigma * rng.standard_normal(block.shape, dtype=np.float32))
-    return vectors
 
 
 def index_bytes(index) -> int:

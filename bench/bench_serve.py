@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -126,13 +127,16 @@ def serve_process(
             server.wait()
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(__doc__.splitlines()[0], argv)
-    settings = bench_settings(args)
-    index_dir, _, _ = ensure_index(args, settings)
-    corpus_dir, _ = index_paths(args)
-    question = heldout_questions(args, 1)[0].question
-    with serve_process(index_dir, corpus_dir, settings, args.workdir) as (server, url, log_path):
+@dataclass
+class ServeFigures:
+    startup_s: float  # process start until the page answers over HTTP
+    first_answer_ms: float  # one question through the HTTP API, right after start-up
+    peak_rss: int  # bytes, the server and its children
+
+
+def measure_serve(index_dir: Path, corpus_dir: Path, settings: Settings, workdir: Path, question: str) -> ServeFigures:
+    """Start `qa-bot serve` on the index, wait until it answers, ask one question; its start-up and memory."""
+    with serve_process(index_dir, corpus_dir, settings, workdir) as (server, url, log_path):
         sampler = PeakSampler(psutil.Process(server.pid))
         sampler.start()
         try:
@@ -147,11 +151,20 @@ def main(argv: list[str] | None = None) -> None:
             peak = max(sampler.peak, kernel_peak_rss(server.pid))
         finally:
             sampler.stopped.set()
+    return ServeFigures(startup.seconds, first_answer.ms, peak)
 
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(__doc__.splitlines()[0], argv)
+    settings = bench_settings(args)
+    index_dir, _, _ = ensure_index(args, settings)
+    corpus_dir, _ = index_paths(args)
+    question = heldout_questions(args, 1)[0].question
+    served = measure_serve(index_dir, corpus_dir, settings, args.workdir, question)
     figures = [
-        Figure("qa-bot serve peak RSS (index loaded, 1 question)", peak / 2**30, "GiB", "<= 1.5"),
-        Figure("qa-bot serve startup until HTTP answers", startup.seconds, "s", readme=False),
-        Figure("first question through the HTTP API", first_answer.ms, "ms", readme=False),
+        Figure("qa-bot serve peak RSS (index loaded, 1 question)", served.peak_rss / 2**30, "GiB", "<= 1.5"),
+        Figure("qa-bot serve startup until HTTP answers", served.startup_s, "s", readme=False),
+        Figure("first question through the HTTP API", served.first_answer_ms, "ms", readme=False),
     ]
     report("Server memory", figures, args)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from _common import DEFAULT_SQUAD, DEFAULT_WORKDIR, REPO_ROOT, Figure
 
 BENCH_DIR = Path(__file__).resolve().parent
-# Indexing first: it (re)builds the SQuAD index the next four reuse; the 1M-vector FAISS run last.
+# Indexing first: it (re)builds the SQuAD index the next four reuse; the 1M-passage runs last.
 SCRIPTS = (
     "bench_indexing",
     "bench_embedding",
@@ -30,6 +30,7 @@ SCRIPTS = (
     "bench_reader",
     "bench_serve",
     "bench_ann",
+    "bench_large_index",
 )
 START, END = "<!-- perf:start -->", "<!-- perf:end -->"
 

@@ -117,6 +117,28 @@ def test_ann_prints_the_summary_of_the_index_the_project_builds(workdir: Path) -
     assert "recall@10 vs exact" in completed.stdout  # the figures are printed before the summary line
 
 
+@pytest.mark.slow
+def test_large_index_is_built_by_the_streaming_writer_loaded_and_served(workdir: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "bench_large_index.py"), "--quick", "--workdir", str(workdir), "--json"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "QA_BOT_ANN_THRESHOLD": "2000"},
+        cwd=REPO_ROOT,
+        timeout=1800,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert 5000 <= summary["passages"] < 5100  # --quick size, overshot by at most the last article
+    assert summary["faiss"].startswith("IVF")  # above QA_BOT_ANN_THRESHOLD
+    assert summary["build_peak_rss_mib"] > summary["build_rss_before_mib"] > 0
+    assert summary["serve_peak_rss_mib"] > 100  # a live server with both models loaded
+    for key in ("build_s", "load_s", "faiss_p50_ms", "bm25_p50_ms", "hybrid_p50_ms", "serve_startup_s"):
+        assert summary[key] > 0, key
+    assert "build peak RSS" in completed.stdout and "qa-bot serve start-up" in completed.stdout
+
+
 README = """# qa-bot
 
 Intro text stays.
