@@ -97,11 +97,10 @@ def test_load_test_answers_every_question_and_measures_the_server(workdir: Path)
     assert "server RSS growth over 24 questions" in figures
 
 
-@pytest.mark.slow
-def test_ann_prints_the_summary_of_the_index_the_project_builds(workdir: Path) -> None:
+def run_summary(script: str, workdir: Path, *extra: str) -> tuple[dict, str]:
+    """A --quick run with a JSON summary as its last line, IVF from 2,000 vectors: (summary, stdout)."""
     completed = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "bench_ann.py"), "--quick", "--workdir", str(workdir), "--size", "6000"]
-        + ["--json"],
+        [sys.executable, str(BENCH_DIR / f"{script}.py"), "--quick", "--workdir", str(workdir), *extra, "--json"],
         check=False,
         capture_output=True,
         text=True,
@@ -110,33 +109,28 @@ def test_ann_prints_the_summary_of_the_index_the_project_builds(workdir: Path) -
         timeout=1800,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    summary = json.loads(completed.stdout.strip().splitlines()[-1])
+    return json.loads(completed.stdout.strip().splitlines()[-1]), completed.stdout
+
+
+@pytest.mark.slow
+def test_ann_prints_the_summary_of_the_index_the_project_builds(workdir: Path) -> None:
+    summary, stdout = run_summary("bench_ann", workdir, "--size", "6000")
     assert set(summary) >= {"size", "index", "recall_at_10", "p50_ms", "exact_p50_ms", "build_s", "memory_mb"}
     assert summary["size"] == 6000 and summary["index"].startswith("IVF")  # above ann_threshold
     assert 0.5 <= summary["recall_at_10"] <= 1 and summary["memory_mb"] > 6000 * 384 * 4 / 2**20
-    assert "recall@10 vs exact" in completed.stdout  # the figures are printed before the summary line
+    assert "recall@10 vs exact" in stdout  # the figures are printed before the summary line
 
 
 @pytest.mark.slow
 def test_large_index_is_built_by_the_streaming_writer_loaded_and_served(workdir: Path) -> None:
-    completed = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "bench_large_index.py"), "--quick", "--workdir", str(workdir), "--json"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "QA_BOT_ANN_THRESHOLD": "2000"},
-        cwd=REPO_ROOT,
-        timeout=1800,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    summary = json.loads(completed.stdout.strip().splitlines()[-1])
+    summary, stdout = run_summary("bench_large_index", workdir)
     assert 5000 <= summary["passages"] < 5100  # --quick size, overshot by at most the last article
     assert summary["faiss"].startswith("IVF")  # above QA_BOT_ANN_THRESHOLD
     assert summary["build_peak_rss_mib"] > summary["build_rss_before_mib"] > 0
     assert summary["serve_peak_rss_mib"] > 100  # a live server with both models loaded
     for key in ("build_s", "load_s", "faiss_p50_ms", "bm25_p50_ms", "hybrid_p50_ms", "serve_startup_s"):
         assert summary[key] > 0, key
-    assert "build peak RSS" in completed.stdout and "qa-bot serve start-up" in completed.stdout
+    assert "build peak RSS" in stdout and "qa-bot serve start-up" in stdout
 
 
 README = """# qa-bot
