@@ -1,8 +1,11 @@
 """The int8 ONNX copy of a sentence-transformers embedder: exported locally on first use, cached, checksummed.
 
 Nothing is downloaded: the network is exported from the weights already loaded (the bundled all-MiniLM-L6-v2
-by default) with ``torch.onnx``, and its matrix multiplications are quantized to int8 with onnxruntime's dynamic
-quantization (int8 weights per output channel, activations quantized per batch at run time).
+by default) with ``torch.onnx``; onnxruntime's transformer optimizer fuses each layer's attention, layer norms and
+GELU into single operators; then the matrix multiplications (attention projections included) are quantized to int8
+with onnxruntime's dynamic quantization (int8 weights per output channel, activations quantized per batch at run
+time). The token embedding table stays fp32: that costs no time and kept the least cosine to the torch vectors
+above 0.99 on SQuAD passages (0.989 with it int8).
 
 Cache layout: ``<cache dir>/onnx/<model name>-<weights fingerprint>/{model-int8.onnx, export.json}``;
 ``export.json`` holds the file's sha256 and is written last, inside a folder that is renamed into place whole,
@@ -19,6 +22,8 @@ import shutil
 import sys
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,8 @@ import torch
 
 from qa_bot.errors import QABotError
 
-RECIPE = "onnx17-mean-pool-l2-int8-dynamic-per-channel-v1"  # change when the export below changes
+RECIPE = "onnx17-eager-fused-bert-mean-pool-l2-int8-dynamic-per-channel-matmul-attention-v2"  # change with the export
+QUANTIZED_OPS = ["MatMul", "Attention"]  # not the fused EmbedLayerNormalization
 MODEL_FILE = "model-int8.onnx"
 RECORD_FILE = "export.json"
 _INSTALL_HINT = "install it with `pip install onnxruntime onnx`, or set QA_BOT_EMBEDDER_BACKEND=torch"
@@ -144,19 +150,68 @@ def _cached_export(model: Any, folder: Path) -> Path:
 def _export(model: Any, folder: Path) -> Path:
     """Write ``model-int8.onnx`` and its ``export.json`` into ``folder``."""
     _import_onnxruntime()
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    transformer = model[0].auto_model.eval()
+    fp32_path, int8_path = folder / "model-fp32.onnx", folder / MODEL_FILE
+    with _eager_attention(transformer):
+        _export_fp32(_PooledEncoder(transformer), model.tokenizer, fp32_path)
+    _fuse_and_quantize(fp32_path, int8_path, transformer.config)
+    fp32_path.unlink()
+    record = {"recipe": RECIPE, "sha256": _sha256(int8_path), "bytes": int8_path.stat().st_size}
+    (folder / RECORD_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return int8_path
 
-    encoder = _PooledEncoder(model[0].auto_model.eval())
-    sample = model.tokenizer(["an example sentence", "a second, longer example sentence"], padding=True)
+
+def _fuse_and_quantize(fp32_path: Path, int8_path: Path, config: Any) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    fused_path = fp32_path.with_name("model-fused.onnx")
+    root = logging.getLogger()  # onnxruntime's optimizer and quantizer reconfigure the root logger; restore it
+    level, handlers = root.level, list(root.handlers)
+    try:
+        root.setLevel(logging.ERROR)  # the quantizer's advice to pre-process the model is for static quantization
+        fused = optimize_model(
+            str(fp32_path), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
+        )
+        fused.save_model_to_file(str(fused_path))
+        quantize_dynamic(
+            fused_path,
+            int8_path,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=QUANTIZED_OPS,
+            # shape inference cannot type the outputs of onnxruntime's own fused operators; they are float
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+        fused_path.unlink(missing_ok=True)
+
+
+@contextmanager
+def _eager_attention(transformer: Any) -> Iterator[None]:
+    """Export the eager attention: onnxruntime fuses its graph into one Attention operator per layer, while the
+    SDPA export keeps a mask computation (Where) that took about a fifth of the int8 run time."""
+    original = transformer.config._attn_implementation
+    transformer.set_attn_implementation("eager")
+    try:
+        yield
+    finally:
+        transformer.set_attn_implementation(original)
+
+
+def _export_fp32(encoder: _PooledEncoder, tokenizer: Any, path: Path) -> None:
+    sample = tokenizer(["an example sentence", "a second, longer example sentence"], padding=True)
     input_names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
     inputs = tuple(torch.tensor(sample[name], dtype=torch.int64) for name in input_names)
-    fp32_path = folder / "model-fp32.onnx"
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about Python control flow on shapes, expected for BERT
         torch.onnx.export(
             encoder,
             inputs,
-            str(fp32_path),
+            str(path),
             input_names=input_names,
             output_names=["sentence_embedding"],
             dynamic_axes={
@@ -166,16 +221,3 @@ def _export(model: Any, folder: Path) -> Path:
             opset_version=17,
             dynamo=False,  # the TorchScript exporter needs no extra packages and handles BERT-style models
         )
-    int8_path = folder / MODEL_FILE
-    root = logging.getLogger()  # onnxruntime's quantizer reconfigures the root logger; put it back afterwards
-    level, handlers = root.level, list(root.handlers)
-    try:
-        root.setLevel(logging.ERROR)  # its advice to pre-process the model is for static quantization
-        quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8, per_channel=True)
-    finally:
-        root.setLevel(level)
-        root.handlers[:] = handlers
-    fp32_path.unlink()
-    record = {"recipe": RECIPE, "sha256": _sha256(int8_path), "bytes": int8_path.stat().st_size}
-    (folder / RECORD_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
-    return int8_path

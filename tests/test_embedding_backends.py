@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from qa_bot.cli import main
@@ -49,6 +51,14 @@ def test_onnx_int8_vectors_match_torch(onnx_embedder: Embedder) -> None:
     # Dynamic int8 quantizes activations per batch, so a text's vector depends slightly on its batch.
     assert float(onnx_embedder.encode(TEXTS[1:2])[0] @ fast[1]) > 0.99
     assert onnx_embedder.identity() == {**minilm().identity(), "backend": "onnx-int8"}
+
+
+def test_export_runs_each_layer_as_fused_int8_attention(onnx_embedder: Embedder, cache_dir: Path) -> None:
+    operators = Counter(node.op_type for node in onnx.load(export_folder(cache_dir) / MODEL_FILE).graph.node)
+    layers = 6  # all-MiniLM-L6-v2
+    # The unfused export (SDPA attention, mask arithmetic per layer) embedded about 1.25x slower.
+    assert operators["QAttention"] == layers and operators["SkipLayerNormalization"] == 2 * layers
+    assert operators["MatMulInteger"] == 3 * layers and "Where" not in operators  # output + both feed-forward
 
 
 def test_export_is_cached_with_a_checksum_and_redone_when_damaged(onnx_embedder: Embedder, cache_dir: Path, capsys):
