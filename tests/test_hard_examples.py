@@ -40,8 +40,10 @@ def test_mined_negatives_share_the_question_words_but_never_hold_its_answer(tmp_
     # threshold 0: every read of the random reader counts as confident, so every candidate is mined
     reader = Reader(str(write_tiny_reader(tmp_path / "reader", no_answer_threshold=0.0)), Settings(threads=1))
 
-    found = mine(reader, articles, questions=16, depth=2, seed=3)
+    mined = mine(reader, articles, questions=16, depth=2, seed=3)
+    found = mined.examples
 
+    assert mined.rates()["similar_paragraph_answered"] == 100.0
     negatives = [e for e in found if e.answer_start < 0]
     assert len(negatives) == 16  # each question has one other paragraph in its article
     contexts = {p["context"]: a["title"] for a in articles for p in a["paragraphs"]}
@@ -59,4 +61,4 @@ def test_mined_negatives_share_the_question_words_but_never_hold_its_answer(tmp_
 def nothing_mined_at(tmp_path: Path, articles: list[dict]) -> list[SquadExample]:
     """A threshold above every score: the reader refuses everything, so it makes no confident mistake."""
     reader = Reader(str(write_tiny_reader(tmp_path / "strict", no_answer_threshold=1.01)), Settings(threads=1))
-    return mine(reader, articles, questions=16, depth=2, seed=3)
+    return mine(reader, articles, questions=16, depth=2, seed=3).examples

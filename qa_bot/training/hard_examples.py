@@ -20,7 +20,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import bm25s
@@ -83,7 +83,24 @@ def mistakes(threshold: float, example: SquadExample, contexts: list[str], resul
     return found
 
 
-def mine(reader: Reader, articles: list[dict], questions: int, depth: int, seed: int) -> list[SquadExample]:
+@dataclass
+class Mined:
+    examples: list[SquadExample]
+    questions: int
+    similar_paragraphs: int  # other-paragraph reads
+
+    def rates(self) -> dict:
+        """How often the reader is confidently wrong: on its own paragraph, and on a similar one that can't answer."""
+        negatives = sum(e.answer_start < 0 for e in self.examples)
+        return {
+            "questions": self.questions,
+            "own_paragraph_confidently_wrong": round(100 * (len(self.examples) - negatives) / self.questions, 2),
+            "similar_paragraphs": self.similar_paragraphs,
+            "similar_paragraph_answered": round(100 * negatives / max(1, self.similar_paragraphs), 2),
+        }
+
+
+def mine(reader: Reader, articles: list[dict], questions: int, depth: int, seed: int) -> Mined:
     pairs = list(candidate_pairs(articles, questions, depth, seed))
     found = []
     with tqdm(total=len(pairs), desc="Mining", unit="question") as progress:
@@ -94,7 +111,7 @@ def mine(reader: Reader, articles: list[dict], questions: int, depth: int, seed:
                 found.extend(mistakes(reader.threshold, example, contexts, reads[: len(contexts)]))
                 reads = reads[len(contexts) :]
             progress.update(len(batch))
-    return found
+    return Mined(found, len(pairs), sum(len(contexts) - 1 for _, contexts in pairs))
 
 
 def write_examples(examples: Sequence[SquadExample], path: Path) -> None:
@@ -118,15 +135,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=29)
     parser.add_argument("--holdout-fraction", type=float, default=0.1)
     parser.add_argument("--split-seed", type=int, default=13, help="the reader's held-out split (never mined)")
-    parser.add_argument("--out", type=Path, required=True, help="JSON lines of SquadExample")
+    parser.add_argument("--out", type=Path, help="JSON lines of SquadExample (training articles)")
+    parser.add_argument(
+        "--heldout", action="store_true", help="measure the mistake rates on the held-out articles; writes nothing"
+    )
     args = parser.parse_args(argv)
+    if not args.heldout and args.out is None:
+        parser.error("--out is required (or --heldout to measure only)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    train_articles, _ = split_articles(load_squad(args.squad), args.holdout_fraction, args.split_seed)
+    train_articles, heldout_articles = split_articles(load_squad(args.squad), args.holdout_fraction, args.split_seed)
     reader = Reader(args.reader, Settings())
-    found = mine(reader, train_articles, args.questions, args.depth, args.seed)
-    write_examples(found, args.out)
-    negatives = sum(e.answer_start < 0 for e in found)
-    log.info("%d hard negatives and %d hard positives written to %s", negatives, len(found) - negatives, args.out)
+    mined = mine(reader, heldout_articles if args.heldout else train_articles, args.questions, args.depth, args.seed)
+    print(json.dumps({"reader": args.reader, "threshold": reader.threshold, **mined.rates()}))
+    if not args.heldout:
+        write_examples(mined.examples, args.out)
+        log.info("%d hard examples written to %s", len(mined.examples), args.out)
 
 
 if __name__ == "__main__":
