@@ -785,6 +785,8 @@ def _write_files(
 ) -> None:
     vectors = _write_vectors(partial_dir / VECTORS, plan, embedder, progress)
     _write_store(partial_dir / STORE, articles, plan.sentences, plan.passages)
+    counts = {"articles": len(articles), "sentences": len(plan.sentences), "passages": len(plan.passages)}
+    plan.sentences.clear()  # stored now, and never read again: freed before FAISS and BM25 take their memory
     faiss_index = build_faiss(vectors, settings)
     faiss.write_index(faiss_index, str(partial_dir / FAISS_INDEX))
     faiss_kind = faiss_description(faiss_index)
@@ -797,7 +799,7 @@ def _write_files(
         **built_with,
         "faiss": faiss_kind,
         "bm25": {"stopwords": "en", "stemmer": "snowball-english"},
-        "counts": {"articles": len(articles), "sentences": len(plan.sentences), "passages": len(plan.passages)},
+        "counts": counts,
         "files": {
             str(path.relative_to(partial_dir)): {"bytes": path.stat().st_size, "crc32": _checksum(path)}
             for path in _version_files(partial_dir)
