@@ -39,7 +39,7 @@ from qa_bot.embedding import INDEXING_BLOCK, Embedder
 from qa_bot.eval import article_text
 from qa_bot.settings import Settings
 
-SENTENCES_PER_ARTICLE = 60  # about ten passages of 200 tokens
+SENTENCES_PER_ARTICLE = 60  # about 13 passages of 200 tokens
 PARAGRAPH_SENTENCES = 5
 QUERIES = 300  # held-out sentences (never seeds of the vectors): BM25, hybrid and FAISS queries
 WARM_UP = 3  # first searches pay one-off allocations and lazy initialisation
@@ -71,8 +71,9 @@ def write_synthetic_corpus(folder: Path, sentences: list[str], size: int, settin
     Kept between runs (a marker beside the folder records what it holds); writing 1M passages takes minutes.
     """
     marker = folder.with_name(folder.name + ".json")
-    if marker.is_file() and json.loads(marker.read_text())["size"] == size:
-        written = json.loads(marker.read_text())
+    wanted = {"size": size, "passage_tokens": settings.passage_tokens}
+    written = json.loads(marker.read_text()) if marker.is_file() else {}
+    if {key: written.get(key) for key in wanted} == wanted:
         return written["articles"], written["passages"]
     from transformers import AutoTokenizer
 
@@ -95,7 +96,7 @@ def write_synthetic_corpus(folder: Path, sentences: list[str], size: int, settin
         [article] = parse_file(path, path.name, settings.max_article_bytes)  # as the indexer will read it
         passages += len(build_passages(article, split_sentences(article), tokenizer, settings.passage_tokens))
         articles += 1
-    marker.write_text(json.dumps({"size": size, "articles": articles, "passages": passages}))
+    marker.write_text(json.dumps({**wanted, "articles": articles, "passages": passages}))
     return articles, passages
 
 
