@@ -53,6 +53,10 @@ def int8_session(model: Any, name_or_path: str, cache_dir: Path | None, threads:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads  # 0 = one per physical core
     options.inter_op_num_threads = 1
+    # Idle threads sleep instead of spinning: a question's embedding is followed at once by the torch reader, which
+    # spinning threads starve (ask p50 230 -> 199 ms on 2 cores, 40 questions interleaved); batch throughput is
+    # the same (63.4 vs 63.3 passages/s).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     folder_name = f"{Path(name_or_path).name or 'model'}-{_weights_fingerprint(model)}"
     if cache_dir is not None:
         try:

@@ -61,6 +61,12 @@ def test_export_runs_each_layer_as_fused_int8_attention(onnx_embedder: Embedder,
     assert operators["MatMulInteger"] == 3 * layers and "Where" not in operators  # output + both feed-forward
 
 
+def test_idle_embedder_threads_sleep_so_the_reader_that_follows_gets_the_cores(onnx_embedder: Embedder) -> None:
+    # spinning onnxruntime threads slowed each question's torch reader pass (README, Scale); not timed here
+    options = onnx_embedder._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_export_is_cached_with_a_checksum_and_redone_when_damaged(onnx_embedder: Embedder, cache_dir: Path, capsys):
     folder = export_folder(cache_dir)
     record = json.loads((folder / RECORD_FILE).read_text())
