@@ -25,6 +25,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 SCRIPTS = (
     "bench_indexing",
     "bench_embedding",
+    "bench_dask",
     "bench_ask",
     "bench_retrieval",
     "bench_reader",

@@ -188,3 +188,13 @@ def test_readme_without_markers_is_left_alone(tmp_path: Path) -> None:
     assert run_all.update_readme(readme, {"a": "| a | b |"}) is False
     assert readme.read_text(encoding="utf-8") == "# qa-bot\n"
     assert run_all.update_readme(tmp_path / "missing.md", {"a": "| a | b |"}) is False
+
+
+@pytest.mark.slow
+def test_dask_indexing_is_measured_against_the_local_path_in_the_same_run(workdir: Path) -> None:
+    figures, _ = run_bench("bench_dask", workdir, "--workers", "2")
+    per_worker = figures["Dask passages/s per worker thread"]["value"]
+    assert figures["index build, Dask (2 workers x 1 thread, loopback)"]["value"] == pytest.approx(2 * per_worker)
+    hours = figures["projected 10M passages on 20 such workers"]["value"]
+    assert hours == pytest.approx(10_000_000 / (per_worker * 20) / 3600)
+    assert figures["largest vector difference, Dask vs local index"]["value"] < 0.05  # same passages, same model

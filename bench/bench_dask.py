@@ -1,0 +1,91 @@
+"""Indexing on a Dask cluster on loopback vs one local process, in one run: the per-worker rate behind the 10M projection.
+
+The held-out articles are indexed twice from scratch: by `qa-bot index`'s local path (one process, the configured
+threads) and through `--dask` on a LocalCluster of ``--workers`` worker processes with one thread each, on
+127.0.0.1. Model loading on the workers happens before the timed sync (a long-running cluster loads it once), so
+the Dask figure is the steady rate. The 10M projection is that per-worker rate times a number of workers; a worker
+here is one thread of this machine, so a worker host with more cores embeds proportionally more.
+
+    python bench/bench_dask.py [--quick] [--workers 2]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from _common import Figure, Timer, bench_settings, heldout_articles, limit_threads, main_guard, parse_args, report
+
+from qa_bot.distributed import ClusterEmbedder
+from qa_bot.embedding import Embedder
+from qa_bot.eval import write_corpus
+from qa_bot.index import VECTORS, VERSIONS, OpenIndex, sync_index
+
+PROJECTED_PASSAGES = 10_000_000
+PROJECTED_WORKERS = 20
+
+
+def stored_vectors(index_dir: Path) -> np.ndarray:
+    index = OpenIndex.load(index_dir)
+    return np.load(index_dir / VERSIONS / index.version / VECTORS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(
+        __doc__.splitlines()[0],
+        argv,
+        **{"--workers": {"type": int, "default": 2, "help": "Dask worker processes (one thread each)"}},
+    )
+    settings = bench_settings(args)
+    limit_threads(settings)
+    corpus_dir = args.workdir / ("quick" if args.quick else "heldout") / "corpus"
+    write_corpus(heldout_articles(args), corpus_dir)
+
+    local = Embedder.from_settings(settings)
+    with Timer() as local_timer:
+        sync = sync_index(
+            corpus_dir, corpus_dir.parent / "index-local", settings, rebuild=True, progress=False, embedder=local
+        )
+    local_rate = sync.passages / local_timer.seconds
+
+    from distributed import Client, LocalCluster  # the `dask` extra
+
+    worker_settings = settings.model_copy(update={"threads": 1})
+    with (
+        LocalCluster(
+            host="127.0.0.1", n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        embedder = ClusterEmbedder(client, worker_settings)  # loads the model on every worker, untimed
+        with Timer() as dask_timer:
+            sync_index(
+                corpus_dir, corpus_dir.parent / "index-dask", settings, rebuild=True, progress=False, embedder=embedder
+            )
+    dask_rate = sync.passages / dask_timer.seconds
+    local_vectors, dask_vectors = (stored_vectors(corpus_dir.parent / f"index-{n}") for n in ("local", "dask"))
+    per_worker = dask_rate / args.workers
+    hours = PROJECTED_PASSAGES / (per_worker * PROJECTED_WORKERS) / 3600
+    note = f"{sync.passages:,} held-out passages, full sync incl. BM25, FAISS, SQLite"
+    figures = [
+        Figure(f"index build, local ({settings.threads} threads)", local_rate, "passages/s", note=note),
+        Figure(f"index build, Dask ({args.workers} workers x 1 thread, loopback)", dask_rate, "passages/s"),
+        Figure("Dask passages/s per worker thread", per_worker, "passages/s"),
+        Figure(
+            f"projected 10M passages on {PROJECTED_WORKERS} such workers",
+            hours,
+            "h",
+            note=f"{PROJECTED_PASSAGES:,} / ({per_worker:.1f} x {PROJECTED_WORKERS}); assumes the client's chunking and "
+            "index write keep up, as they did here",
+        ),
+    ]
+    if local_vectors.shape != dask_vectors.shape:
+        raise SystemExit(f"the Dask index has {dask_vectors.shape} vectors, the local one {local_vectors.shape}")
+    # int8 activations are quantized per batch, and the workers batch differently: small, not zero
+    difference = float(np.abs(local_vectors - dask_vectors).max())
+    figures.append(Figure("largest vector difference, Dask vs local index", difference, "", note="same passages"))
+    report("Indexing: Dask on loopback vs local (same run)", figures, args)
+
+
+if __name__ == "__main__":
+    main_guard(main)
