@@ -197,4 +197,4 @@ def test_dask_indexing_is_measured_against_the_local_path_in_the_same_run(workdi
     assert figures["index build, Dask (2 workers x 1 thread, loopback)"]["value"] == pytest.approx(2 * per_worker)
     hours = figures["projected 10M passages on 20 such workers"]["value"]
     assert hours == pytest.approx(10_000_000 / (per_worker * 20) / 3600)
-    assert figures["largest vector difference, Dask vs local index"]["value"] < 0.05  # same passages, same model
+    assert figures["lowest cosine, Dask vs local vector of the same passage"]["value"] > 0.98  # same passages, model
