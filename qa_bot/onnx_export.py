@@ -1,13 +1,16 @@
-"""The int8 ONNX copy of a sentence-transformers embedder: exported locally on first use, cached, checksummed.
+"""ONNX copies of the bundled networks, exported locally on first use, cached and checksummed.
 
-Nothing is downloaded: the network is exported from the weights already loaded (the bundled all-MiniLM-L6-v2
-by default) with ``torch.onnx``; onnxruntime's transformer optimizer fuses each layer's attention, layer norms and
-GELU into single operators; then the matrix multiplications (attention projections included) are quantized to int8
-with onnxruntime's dynamic quantization (int8 weights per output channel, activations quantized per batch at run
-time). The token embedding table stays fp32: it is a lookup, so int8 there would only shrink the file (23 MB, not
-59 MB), not save time.
+Nothing is downloaded: each network is exported from the weights already loaded with ``torch.onnx`` (eager
+attention), and onnxruntime's transformer optimizer fuses each layer's attention, layer norms and GELU into single
+operators. Two exports use this:
 
-Cache layout: ``<cache dir>/onnx/<model name>-<weights fingerprint>/{model-int8.onnx, export.json}``;
+- the embedder (bundled all-MiniLM-L6-v2 by default): Transformer -> mean pooling -> L2, then its matrix
+  multiplications (attention projections included) quantized to int8 with onnxruntime's dynamic quantization (int8
+  weights per output channel, activations quantized per batch at run time). The token embedding table stays fp32:
+  it is a lookup, so int8 there would only shrink the file (23 MB, not 59 MB), not save time.
+- the extractive reader: start and end logits, fused but kept fp32 (int8 cost the bundled reader 3.3 F1).
+
+Cache layout: ``<cache dir>/onnx/<model name>-<weights fingerprint>/{<model file>, export.json}``;
 ``export.json`` holds the file's sha256 and is written last, inside a folder that is renamed into place whole,
 so a half-written export is never used. A file that fails its checksum is exported again.
 """
@@ -22,45 +25,122 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from qa_bot.errors import QABotError
 
 RECIPE = "onnx17-eager-fused-bert-mean-pool-l2-int8-dynamic-per-channel-matmul-attention-v2"  # change with the export
+READER_RECIPE = "onnx17-eager-fused-bert-qa-start-end-logits-fp32-v1"  # change with the reader export
 QUANTIZED_OPS = ["MatMul", "Attention"]  # not the fused EmbedLayerNormalization
 MODEL_FILE = "model-int8.onnx"
+READER_MODEL_FILE = "reader-fp32.onnx"
 RECORD_FILE = "export.json"
-_INSTALL_HINT = "install it with `pip install onnxruntime onnx`, or set QA_BOT_EMBEDDER_BACKEND=torch"
+TEXT_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+_INSTALL_HINT = "install it with `pip install onnxruntime onnx`"
 
 
-def _import_onnxruntime() -> Any:
+@dataclass(frozen=True)
+class _Export:
+    """One network's ONNX export: what it is called in the cache and how it is written."""
+
+    recipe: str  # recorded in export.json; an export made by another recipe is redone
+    model_file: str
+    folder_name: str  # <model name>-<weights fingerprint>
+    write: Callable[[Path], None]  # writes the model file at the given path
+
+
+def _import_onnxruntime(backend_setting: str) -> Any:
     try:
         import onnxruntime
     except ImportError:
-        raise QABotError(f"the onnx-int8 embedder backend needs onnxruntime; {_INSTALL_HINT}") from None
+        raise QABotError(
+            f"the onnx backends need onnxruntime; {_INSTALL_HINT}, or set {backend_setting}=torch"
+        ) from None
     return onnxruntime
 
 
 def int8_session(model: Any, name_or_path: str, cache_dir: Path | None, threads: int) -> Any:
     """An onnxruntime session computing ``model``'s normalised sentence embeddings with int8 weights."""
-    onnxruntime = _import_onnxruntime()
+    _import_onnxruntime("QA_BOT_EMBEDDER_BACKEND")
     _check_supported(model, name_or_path)
+    transformer = model[0].auto_model.eval()
+
+    def write(int8_path: Path) -> None:
+        fp32_path = int8_path.with_name("model-fp32.onnx")
+        sample = model.tokenizer(["an example sentence", "a second, longer example sentence"], padding=True)
+        with _eager_attention(transformer):
+            _export_fp32(_PooledEncoder(transformer), sample, {"sentence_embedding": {0: "batch"}}, fp32_path)
+        _fuse_and_quantize(fp32_path, int8_path, transformer.config)
+        fp32_path.unlink()
+
+    return _session(_Export(RECIPE, MODEL_FILE, _folder_name(model, name_or_path, RECIPE), write), cache_dir, threads)
+
+
+def reader_session(model: Any, tokenizer: Any, name_or_path: str, cache_dir: Path | None, threads: int) -> Any:
+    """An onnxruntime session computing an extractive QA model's start and end logits in fp32, fused.
+
+    Raises QABotError when onnxruntime is missing, the model's layers do not fuse (not a BERT-style encoder) or the
+    fused graph's logits are not the model's own; torch's exporter raises its own errors for what it cannot trace."""
+    _import_onnxruntime("QA_BOT_READER_BACKEND")
+    model.eval()
+
+    def write(path: Path) -> None:
+        fp32_path = path.with_name("reader-unfused.onnx")
+        sample = tokenizer(
+            ["which one?", "what is it?"], ["the first passage", "a second, longer passage"], padding=True
+        )
+        logits_axes = {0: "batch", 1: "tokens"}
+        with _eager_attention(model):
+            _export_fp32(model, sample, {"start_logits": logits_axes, "end_logits": logits_axes}, fp32_path)
+        fused = _fused(fp32_path, model.config)
+        attention_layers = fused.get_fused_operator_statistics().get("Attention", 0)
+        if attention_layers != model.config.num_hidden_layers:
+            raise QABotError(
+                f"the reader {name_or_path!r} did not fuse into onnxruntime's BERT operators "
+                f"({attention_layers} of {model.config.num_hidden_layers} attention layers)"
+            )
+        fused.save_model_to_file(str(path))
+        fp32_path.unlink()
+        _check_reader_logits(model, sample, path)
+
+    export = _Export(READER_RECIPE, READER_MODEL_FILE, _folder_name(model, name_or_path, READER_RECIPE), write)
+    return _session(export, cache_dir, threads)
+
+
+def _check_reader_logits(model: Any, sample: Any, path: Path) -> None:
+    """The fused graph must give the model's own logits on the sample (inputs are matched by position)."""
+    import onnxruntime
+
+    inputs = {name: np.asarray(sample[name], dtype=np.int64) for name in TEXT_INPUTS if name in sample}
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    fused = session.run(["start_logits", "end_logits"], {node.name: inputs[node.name] for node in session.get_inputs()})
+    with torch.inference_mode():
+        output = model(**{name: torch.from_numpy(array) for name, array in inputs.items()})
+    expected = (output.start_logits.numpy(), output.end_logits.numpy())
+    if not all(np.allclose(got, want, atol=1e-3) for got, want in zip(fused, expected)):
+        raise QABotError("the fused reader's logits differ from the model's own")
+
+
+def _session(export: _Export, cache_dir: Path | None, threads: int) -> Any:
+    import onnxruntime  # its absence was reported by the caller, naming its own setting
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads  # 0 = one per physical core
     options.inter_op_num_threads = 1
-    # Idle threads sleep instead of spinning: a question's embedding is followed at once by the torch reader, which
+    # Idle threads sleep instead of spinning: a question's embedding is followed at once by the reader, which
     # spinning threads starve (ask p50 230 -> 199 ms on 2 cores, 40 questions interleaved); batch throughput is
     # the same (63.4 vs 63.3 passages/s).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    folder_name = f"{Path(name_or_path).name or 'model'}-{_weights_fingerprint(model)}"
     if cache_dir is not None:
         try:
-            model_path = _cached_export(model, Path(cache_dir) / "onnx" / folder_name)
+            model_path = _cached_export(export, Path(cache_dir) / "onnx" / export.folder_name)
             return onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         except OSError as error:
             print(
@@ -69,7 +149,7 @@ def int8_session(model: Any, name_or_path: str, cache_dir: Path | None, threads:
                 file=sys.stderr,
             )
     with tempfile.TemporaryDirectory(prefix="qa-bot-onnx-") as folder:
-        model_path = _export(model, Path(folder))
+        model_path = _export_into(export, Path(folder))
         return onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
@@ -105,13 +185,14 @@ class _PooledEncoder(torch.nn.Module):
         return torch.nn.functional.normalize(mean, dim=-1)
 
 
-def _weights_fingerprint(model: Any) -> str:
-    """Identifies the weights (and the export recipe), whatever folder or hub cache they were loaded from."""
-    digest = hashlib.sha256(RECIPE.encode())
+def _folder_name(model: Any, name_or_path: str, recipe: str) -> str:
+    """The model's name and a fingerprint of its weights and the export recipe, whatever folder or hub cache the
+    weights were loaded from."""
+    digest = hashlib.sha256(recipe.encode())
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
+    return f"{Path(name_or_path).name or 'model'}-{digest.hexdigest()[:16]}"
 
 
 def _sha256(path: Path) -> str:
@@ -122,75 +203,86 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _is_valid(folder: Path) -> bool:
+def _is_valid(export: _Export, folder: Path) -> bool:
     try:
         record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
-        return record.get("recipe") == RECIPE and record.get("sha256") == _sha256(folder / MODEL_FILE)
+        return record.get("recipe") == export.recipe and record.get("sha256") == _sha256(folder / export.model_file)
     except (OSError, ValueError, AttributeError):
         return False
 
 
-def _cached_export(model: Any, folder: Path) -> Path:
+def _cached_export(export: _Export, folder: Path) -> Path:
     """The verified cached file, exporting it first when missing or damaged."""
-    if _is_valid(folder):
-        return folder / MODEL_FILE
+    if _is_valid(export, folder):
+        return folder / export.model_file
     if folder.exists():
         print(f"notice: the cached ONNX export in {folder} fails its checksum; exporting it again", file=sys.stderr)
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=folder.name + ".partial-", dir=folder.parent))
     try:
-        _export(model, staging)
+        _export_into(export, staging)
         shutil.rmtree(folder, ignore_errors=True)
         try:
             os.rename(staging, folder)
         except OSError:
-            if not _is_valid(folder):  # another process (a second Dask worker) renamed its copy first
+            if not _is_valid(export, folder):  # another process (a second Dask worker) renamed its copy first
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return folder / MODEL_FILE
+    return folder / export.model_file
 
 
-def _export(model: Any, folder: Path) -> Path:
-    """Write ``model-int8.onnx`` and its ``export.json`` into ``folder``."""
-    _import_onnxruntime()
-    transformer = model[0].auto_model.eval()
-    fp32_path, int8_path = folder / "model-fp32.onnx", folder / MODEL_FILE
-    with _eager_attention(transformer):
-        _export_fp32(_PooledEncoder(transformer), model.tokenizer, fp32_path)
-    _fuse_and_quantize(fp32_path, int8_path, transformer.config)
-    fp32_path.unlink()
-    record = {"recipe": RECIPE, "sha256": _sha256(int8_path), "bytes": int8_path.stat().st_size}
+def _export_into(export: _Export, folder: Path) -> Path:
+    """Write the model file and its ``export.json`` into ``folder``."""
+    path = folder / export.model_file
+    export.write(path)
+    record = {"recipe": export.recipe, "sha256": _sha256(path), "bytes": path.stat().st_size}
     (folder / RECORD_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
-    return int8_path
+    return path
+
+
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """onnxruntime's optimizer and quantizer reconfigure the root logger and print advice (the quantizer's to
+    pre-process the model is for static quantization); keep them quiet and restore the logger."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    try:
+        root.setLevel(logging.ERROR)
+        yield
+    finally:
+        root.setLevel(level)
+        root.handlers[:] = handlers
+
+
+def _fused(fp32_path: Path, config: Any) -> Any:
+    """The exported graph with each BERT layer's attention, layer norms and GELU fused (an onnxruntime OnnxModel)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    with _quiet_root_logger():
+        return optimize_model(
+            str(fp32_path), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
+        )
 
 
 def _fuse_and_quantize(fp32_path: Path, int8_path: Path, config: Any) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.transformers.optimizer import optimize_model
 
     fused_path = fp32_path.with_name("model-fused.onnx")
-    root = logging.getLogger()  # onnxruntime's optimizer and quantizer reconfigure the root logger; restore it
-    level, handlers = root.level, list(root.handlers)
     try:
-        root.setLevel(logging.ERROR)  # the quantizer's advice to pre-process the model is for static quantization
-        fused = optimize_model(
-            str(fp32_path), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
-        )
-        fused.save_model_to_file(str(fused_path))
-        quantize_dynamic(
-            fused_path,
-            int8_path,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            op_types_to_quantize=QUANTIZED_OPS,
-            # shape inference cannot type the outputs of onnxruntime's own fused operators; they are float
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
+        _fused(fp32_path, config).save_model_to_file(str(fused_path))
+        with _quiet_root_logger():
+            quantize_dynamic(
+                fused_path,
+                int8_path,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                op_types_to_quantize=QUANTIZED_OPS,
+                # shape inference cannot type the outputs of onnxruntime's own fused operators; they are float
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
     finally:
-        root.setLevel(level)
-        root.handlers[:] = handlers
         fused_path.unlink(missing_ok=True)
 
 
@@ -206,22 +298,19 @@ def _eager_attention(transformer: Any) -> Iterator[None]:
         transformer.set_attn_implementation(original)
 
 
-def _export_fp32(encoder: _PooledEncoder, tokenizer: Any, path: Path) -> None:
-    sample = tokenizer(["an example sentence", "a second, longer example sentence"], padding=True)
-    input_names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
+def _export_fp32(module: torch.nn.Module, sample: Any, outputs: dict[str, dict[int, str]], path: Path) -> None:
+    """Trace ``module`` on the tokenizer's ``sample`` batch; batch and token axes stay dynamic."""
+    input_names = [name for name in TEXT_INPUTS if name in sample]
     inputs = tuple(torch.tensor(sample[name], dtype=torch.int64) for name in input_names)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about Python control flow on shapes, expected for BERT
         torch.onnx.export(
-            encoder,
+            module,
             inputs,
             str(path),
             input_names=input_names,
-            output_names=["sentence_embedding"],
-            dynamic_axes={
-                **{name: {0: "batch", 1: "tokens"} for name in input_names},
-                "sentence_embedding": {0: "batch"},
-            },
+            output_names=list(outputs),
+            dynamic_axes={**{name: {0: "batch", 1: "tokens"} for name in input_names}, **outputs},
             opset_version=17,
             dynamo=False,  # the TorchScript exporter needs no extra packages and handles BERT-style models
         )

@@ -8,10 +8,12 @@ by ``doc_stride``, and the no-answer label on the CLS token.
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -85,6 +87,8 @@ class Reader:
                 warnings.simplefilter("ignore", UserWarning)
                 model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model = model
+        # The fp32 reader runs on onnxruntime when it exports and fuses; bf16 and int8 are torch-only precisions.
+        self._session = self._onnx_session(name_or_path) if self._wants_onnx() else None
 
         training = _read_json(folder / TRAINING_CONFIG)
         self.max_length = int(training.get("max_length", DEFAULT_MAX_LENGTH))
@@ -93,6 +97,22 @@ class Reader:
         self.score_calibration = ScoreCalibration(**reader_config.get("score_calibration", {}))
         calibrated = reader_config.get("no_answer_threshold", DEFAULT_THRESHOLD)
         self.threshold = float(settings.no_answer_threshold if settings.no_answer_threshold is not None else calibrated)
+
+    def _wants_onnx(self) -> bool:
+        return self.settings.reader_backend == "onnx" and self.settings.reader_precision == "fp32"
+
+    def _onnx_session(self, name_or_path: str) -> Any:
+        """The fused fp32 onnxruntime copy of the model, or None (with a one-line notice) when it cannot be made."""
+        from qa_bot.onnx_export import reader_session
+
+        try:
+            return reader_session(
+                self.model, self.tokenizer, name_or_path, self.settings.cache_path(), self.settings.threads
+            )
+        except Exception as error:  # noqa: BLE001 - any HF QA model must keep working: whatever the export trips on
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            print(f"notice: the reader runs on torch, not onnxruntime ({reason})", file=sys.stderr)
+            return None
 
     def read(self, question: str, passages: Sequence[Passage]) -> ReadResult:
         """Candidate spans from the first ``settings.top_k_limit`` passages, in one batched forward pass.
@@ -175,12 +195,20 @@ class Reader:
             attention_mask[row, :n] = 1
             if window.token_type_ids is not None:
                 token_type_ids[row, :n] = window.token_type_ids
-        inputs = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention_mask)}
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if windows[0].token_type_ids is not None:
-            inputs["token_type_ids"] = torch.from_numpy(token_type_ids)
+            inputs["token_type_ids"] = token_type_ids
+        return self._run_model(inputs)
+
+    def _run_model(self, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end logits of a padded batch, from onnxruntime or torch."""
+        if self._session is not None:
+            feed = {node.name: inputs[node.name] for node in self._session.get_inputs()}  # the graph's inputs only
+            start, end = self._session.run(["start_logits", "end_logits"], feed)
+            return start, end
         bf16 = self.settings.reader_precision == "bf16"
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            output = self.model(**inputs)
+            output = self.model(**{name: torch.from_numpy(array) for name, array in inputs.items()})
         return output.start_logits.float().numpy(), output.end_logits.float().numpy()
 
     def _decode(self, query: _Query, logits: list[tuple[np.ndarray, np.ndarray]]) -> list[Span]:

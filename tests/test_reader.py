@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from qa_bot.errors import QABotError
 from qa_bot.reader import QUESTION_TOKEN_BUDGET, Reader
-from qa_bot.settings import BUNDLED_READER, Settings
+from qa_bot.settings import Settings
 from qa_bot.spans import ScoreCalibration
 from qa_bot.types import Passage
 from tests.conftest import BUNDLED_READER_MISSING, bundled_reader_available, write_tiny_reader
@@ -34,16 +33,16 @@ def passages(texts: list[str]) -> list[Passage]:
     return [Passage(f"art{i}:0", f"art{i}", 0, 0, len(t), t, 0, 0) for i, t in enumerate(texts)]
 
 
-def record_forward_passes(reader: Reader, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, torch.Tensor]]:
-    """Record the inputs of every model forward pass."""
+def record_forward_passes(reader: Reader, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, np.ndarray]]:
+    """Record the inputs of every model forward pass, on either backend."""
     calls = []
-    forward = reader.model.forward
+    run_model = reader._run_model
 
-    def recording_forward(**inputs):
+    def recording_run_model(inputs):
         calls.append(inputs)
-        return forward(**inputs)
+        return run_model(inputs)
 
-    monkeypatch.setattr(reader.model, "forward", recording_forward)
+    monkeypatch.setattr(reader, "_run_model", recording_run_model)
     return calls
 
 
