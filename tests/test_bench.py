@@ -77,6 +77,9 @@ def test_reader_batching(workdir: Path) -> None:
     figures, _ = run_bench("bench_reader", workdir)
     assert figures["reader p50, 5 passages batched"]["value"] > 0
     assert figures["reader batching speed-up"]["value"] > 0
+    # the default onnx reader is timed against its torch baseline in the same run
+    assert figures["reader p50, 5 passages batched, torch baseline"]["value"] > 0
+    assert figures["reader onnx speed-up vs torch"]["value"] > 0
 
 
 @pytest.mark.slow
