@@ -11,11 +11,20 @@ from qa_bot.training.adversarial import (
     AnswerPools,
     answer_kind,
     distractor,
+    echo,
+    echo_phrase,
     mine_pools,
     to_statement,
     unanswerable,
 )
-from qa_bot.training.robustness import form_of, robustness_examples, score_robustness, to_squad
+from qa_bot.training.robustness import (
+    DEV_ECHO_FRAMES,
+    echo_examples_for_dev,
+    form_of,
+    robustness_examples,
+    score_robustness,
+    to_squad,
+)
 from qa_bot.training.squad_data import SquadExample, iter_examples
 
 CONTEXT = (
@@ -112,7 +121,10 @@ def test_unanswerable_swaps_a_word_the_paragraph_uses_for_one_it_does_not(pools:
 
 
 def test_dev_set_round_trips_through_squad_json_with_every_form(pools: AnswerPools):
-    questions = [example("Who gained Canada from France?", "Britain"), example("Who received Louisiana?", "Spain", "q2")]
+    questions = [
+        example("Who gained Canada from France?", "Britain"),
+        example("Who received Louisiana?", "Spain", "q2"),
+    ]
     made = robustness_examples(questions, training_examples(), seed=3)
     forms = {form_of(e.qid) for e in made}
     assert ("q1", "clean") in forms and ("q1", "adv") in forms and ("q2", "unans") in forms
@@ -136,3 +148,63 @@ def test_worst_case_takes_each_question_at_its_worse_distractor_and_the_mix_is_h
     assert scores["adversarial_worst_F1"] == 0.0 and scores["adversarial_mean_F1"] == 50.0
     assert scores["unanswerable_refused"] == 100.0
     assert scores["mix_questions"] == 2 and scores["mix_F1"] == 100.0
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        ("Which bases host Coalition troops?", "the bases that host Coalition troops"),
+        ("Who founded the city?", "those who founded the city"),
+        ("Who presents the show?", "the one who presents the show"),  # agreement with a singular verb
+        ("Who form the majority of the residents?", "those who form the majority of the residents"),
+        ("What caused the fire?", "what caused the fire"),
+        ("How many brigades trained in Erbil?", None),  # the count is the answer: nothing to echo around
+        ("When did the war end?", None),  # not a subject question: no relative clause repeats it
+        ("What tree leaves did Androsthenes describe?", None),  # "leaves" read as the verb: refused
+        ("Which court case featured a decision?", None),
+    ],
+)
+def test_subject_questions_become_noun_phrases_that_repeat_their_words(question: str, phrase: str | None):
+    assert echo_phrase(question) == phrase
+
+
+def test_a_question_echo_keeps_the_real_answer_in_its_own_paragraph_and_none_in_a_wrong_one(pools: AnswerPools):
+    own = example("Who gained Canada from France?", "Britain")
+    wrong = SquadExample("q1-neg", "Treaty", own.question, "The war was fought on three continents.", (), -1)
+    for seed in range(10):
+        echoed = echo(own, pools, random.Random(seed))
+        start = echoed.answer_start
+        assert echoed.context[start : start + len("Britain")] == "Britain" and echoed.qid == "q1-echo"
+        assert "those who gained Canada from France" in echoed.context
+        assert normalize_answer(echoed.context).split().count("britain") == 2  # the echo names someone else
+        negative = echo(wrong, pools, random.Random(seed), DEV_ECHO_FRAMES)
+        assert negative.answer_start == -1 and negative.qid == "q1-neg-echo"
+        sentence = negative.context.replace(wrong.context, "").strip()
+        assert any(frame in sentence for frame in DEV_ECHO_FRAMES)
+
+
+def test_echo_dev_set_scores_echo_f1_and_refusals_of_echoing_wrong_paragraphs(pools: AnswerPools):
+    articles = [
+        {
+            "title": "Treaty",
+            "paragraphs": [
+                {
+                    "context": CONTEXT,
+                    "qas": [
+                        {
+                            "id": "q1",
+                            "question": "Who gained Canada from France?",
+                            "answers": [{"text": "Britain", "answer_start": CONTEXT.index("Britain")}],
+                        }
+                    ],
+                },
+                {"context": "The war was fought on three continents.", "qas": []},
+            ],
+        }
+    ]
+    made = echo_examples_for_dev(list(iter_examples(articles)), articles, training_examples(), seed=5)
+    assert [form_of(e.qid) for e in made] == [("q1", "clean"), ("q1", "echo"), ("q1", "neg-echo")]
+    scores = score_robustness(made, [("Britain", 0.9), ("Britain", 0.8), ("Romulus", 0.7)], threshold=0.5)
+    assert scores["echo_F1"] == 100.0 and scores["echo_wrong_paragraph_refused"] == 0.0
+    scores = score_robustness(made, [("Britain", 0.9), ("Romulus", 0.8), ("Romulus", 0.2)], threshold=0.5)
+    assert scores["echo_F1"] == 0.0 and scores["echo_wrong_paragraph_refused"] == 100.0

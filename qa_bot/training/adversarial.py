@@ -11,6 +11,12 @@ from the held-out articles, and no model is involved:
 * **Unanswerables** (SQuAD 2.0 style): one name, number or antonym-bearing word of the question that the paragraph
   uses is replaced by one the paragraph does not use, so the paragraph stays on topic but no longer answers. They
   are labelled no-answer.
+* **Question echoes** (the seed failure: "The government of Iraq ... condemned attacks on Iraqi bases that host
+  Coalition troops" read as the answer to "Which bases host Coalition troops?"): a subject question's predicate
+  becomes a relative clause ("bases that host Coalition troops") inside a sentence about some other name ("X has
+  strongly condemned attacks on the bases that host Coalition troops."). Inserted into the question's own
+  paragraph the label stays the real answer; inserted into another paragraph of its article, which does not
+  answer, the label is no-answer, so the echoing name is never the answer on its own.
 
 Fake answers and replacement names are mined from the training answers by question type (who, when, how many,
 where ...), which keeps them the same kind of thing as the real answer.
@@ -102,9 +108,20 @@ PERFECT = {"has", "have", "had"}
 MODALS = {"has", "have", "had", "can", "could", "will", "would", "should", "may", "might", "must"}
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w.-]*(?:\s+(?:of|the|de|da|del|von|van|for)?\s*[A-Z][\w.-]*)*")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
-_MONTHS = (
-    "January February March April May June July August September October November December".split()
-)
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 @dataclass(frozen=True)
@@ -260,7 +277,7 @@ def _edits(question: str, context: str, pools: AnswerPools, rng: random.Random, 
 
 
 def _beside_name_or_choice(question: str, match: re.Match) -> bool:
-    """"Kanye West" (part of a name) and "higher or lower" (a choice) are not edited."""
+    """ "Kanye West" (part of a name) and "higher or lower" (a choice) are not edited."""
     before = question[: match.start()].split()[-1:]
     after = question[match.end() :].split()[:1]
     neighbours = before + after
@@ -284,7 +301,9 @@ def perturb_question(question: str, context: str, pools: AnswerPools, rng: rando
     return _apply(question, chosen) if chosen else None
 
 
-def unanswerable_question(question: str, context: str, pools: AnswerPools, rng: random.Random) -> tuple[str, str] | None:
+def unanswerable_question(
+    question: str, context: str, pools: AnswerPools, rng: random.Random
+) -> tuple[str, str] | None:
     """One name, number or antonym that the paragraph uses swapped for one it does not: (question, kind)."""
     edits = _edits(question, context, pools, rng, in_context=True)
     if not edits:
@@ -429,7 +448,9 @@ def to_statement(question: str, fake: str) -> str | None:
         lead = " ".join(prefix)
         if lead.endswith(","):  # "According to X, what ..." keeps its lead clause
             statement = [lead] + statement
-        elif len(prefix) == 1 and lowered[0] in PREPOSITIONS and fake in statement:  # "In what year did ..." -> "... in F."
+        elif (
+            len(prefix) == 1 and lowered[0] in PREPOSITIONS and fake in statement
+        ):  # "In what year did ..." -> "... in F."
             statement = [w for w in statement if w != fake] + [f"{lowered[wh_at - 1]} {fake}"]
         else:
             return None
@@ -457,7 +478,9 @@ def insert_sentence(context: str, sentence: str, position: int) -> tuple[str, in
     return f"{context[:position].rstrip()} {sentence} {context[position:].lstrip()}", 0
 
 
-def distractor(example: SquadExample, pools: AnswerPools, rng: random.Random, suffix: str = "adv") -> SquadExample | None:
+def distractor(
+    example: SquadExample, pools: AnswerPools, rng: random.Random, suffix: str = "adv"
+) -> SquadExample | None:
     """The example with one AddSent-style distractor sentence inserted; the real answer stays the label."""
     perturbed = perturb_question(example.question, example.context, pools, rng)
     if not perturbed:
@@ -469,19 +492,95 @@ def distractor(example: SquadExample, pools: AnswerPools, rng: random.Random, su
     sentence = to_statement(perturbed, fake)
     if not sentence or not _disjoint_answer(sentence, example.answers):
         return None
+    return _with_sentence(example, sentence, rng, f"{example.qid}-{suffix}")
+
+
+ECHO_FRAMES = (
+    "has strongly condemned attacks on",
+    "has repeatedly criticised",
+    "said it would investigate",
+    "has written at length about",
+    "was asked about",
+    "issued a statement on",
+    "raised concerns about",
+    "publicly praised",
+    "denied any link to",
+    "met officials to discuss",
+)
+ECHO_APPOSITIVES = ("the leaders", "officials said", "a spokesman said", "according to reports", "a statement said")
+_ECHO_MARK = "Qqechoqq"
+
+
+def echo_phrase(question: str) -> str | None:
+    """A subject question as a noun phrase that repeats its words: "Which bases host Coalition troops?" ->
+    "the bases that host Coalition troops", "Who founded X?" -> "those who founded X"; None for other shapes."""
+    statement = to_statement(question, _ECHO_MARK)
+    if not statement or not statement.startswith(_ECHO_MARK + " "):
+        return None
+    predicate = statement[len(_ECHO_MARK) + 1 :].rstrip(".")
+    asked = question.strip().rstrip("?").strip()
+    verb, *rest = predicate.split()
+    following = [word.lower() for word in rest[:2]]
+    misread = any(w in DO_FORMS or w in BE_FORMS or w in MODALS for w in following) or _is_tensed_verb(
+        rest[0] if rest else ""
+    )
+    if not asked.endswith(predicate) or not _is_finite_verb(verb) or misread:
+        return None  # "What tree leaves did X ...", "Which court case featured ...": a noun was read as the verb
+    wh_word, _, noun = asked[: -len(predicate)].strip().partition(" ")
+    wh_word = wh_word.lower()
+    if noun and wh_word in ("which", "what"):
+        plain = not noun.endswith("ly") and noun.split()[0].lower() not in DETERMINERS
+        return f"the {noun} that {predicate}" if plain else None
+    if wh_word == "who":  # agreement: "Who presents X?" -> "the one who presents X"
+        lemma = (getAllLemmas(verb).get("VERB") or (verb,))[0]
+        singular = verb != lemma and verb in (getInflection(lemma, "VBZ") or ())
+        return f"the one who {predicate}" if singular else f"those who {predicate}"
+    if wh_word == "what" and not noun:
+        return f"what {predicate}"
+    return None
+
+
+def echo_sentence(
+    question: str, avoid: str, pools: AnswerPools, rng: random.Random, frames: Sequence[str] = ECHO_FRAMES
+) -> str | None:
+    """A sentence about another name that repeats the question's words without answering it."""
+    phrase = echo_phrase(question)
+    if not phrase:
+        return None
+    pool = pools.names.get(rng.choice(("who", "who", "what", "where"))) or pools.names.get("who", [])
+    name = next((n for n in (rng.choice(pool) for _ in range(40)) if _disjoint(n, avoid + " " + question)), None)
+    if not name:
+        return None
+    subject = f"{name}, {rng.choice(ECHO_APPOSITIVES)}," if rng.random() < 0.3 else name
+    return f"{subject[0].upper()}{subject[1:]} {rng.choice(frames)} {phrase}."
+
+
+def _with_sentence(example: SquadExample, sentence: str, rng: random.Random, qid: str) -> SquadExample | None:
+    """The example with ``sentence`` at a random sentence boundary, the answer (if any) kept at its new offsets."""
     position = rng.choice(_boundaries(example.context))
+    if example.answer_start < 0:
+        return replace(example, qid=qid, context=insert_sentence(example.context, sentence, position)[0])
     answer_end = example.answer_start + len(example.answers[0])
     if example.answer_start < position < answer_end:
         position = example.answer_start  # never split the answer
     text, shift = insert_sentence(example.context, sentence, position)
     if position > 0 and position <= example.answer_start:
-        moved = text.find(example.answers[0], example.answer_start)
-        start = moved
+        start = text.find(example.answers[0], example.answer_start)
     else:
         start = example.answer_start + shift
     if start < 0 or text[start : start + len(example.answers[0])] != example.answers[0]:
         return None
-    return replace(example, qid=f"{example.qid}-{suffix}", context=text, answer_start=start)
+    return replace(example, qid=qid, context=text, answer_start=start)
+
+
+def echo(
+    example: SquadExample, pools: AnswerPools, rng: random.Random, frames: Sequence[str] = ECHO_FRAMES
+) -> SquadExample | None:
+    """The example (own paragraph, real answer; or a wrong paragraph, no answer) with a question-echo sentence."""
+    sentence = echo_sentence(example.question, example.context + " " + " ".join(example.answers), pools, rng, frames)
+    if not sentence or not _disjoint_answer(sentence, example.answers):
+        return None
+    return _with_sentence(example, sentence, rng, f"{example.qid}-echo")
 
 
 def _disjoint_answer(sentence: str, answers: Sequence[str]) -> bool:
@@ -525,3 +624,22 @@ def unanswerable_examples(
         return made[0] if made else None
 
     return _made_from(examples, count, seed, edited)
+
+
+def echo_examples(examples: Sequence[SquadExample], pools: AnswerPools, count: int, seed: int) -> list[SquadExample]:
+    """Question echoes in the questions' own paragraphs (label: the real answer)."""
+    return _made_from(examples, count, seed, lambda example, rng: echo(example, pools, rng))
+
+
+def echo_negative_examples(
+    negatives: Sequence[SquadExample], pools: AnswerPools, count: int, seed: int
+) -> list[SquadExample]:
+    """Question echoes in wrong paragraphs of the question's article (label: no answer)."""
+    rng = random.Random(seed)
+    made = []
+    for example in rng.sample(list(negatives), len(negatives)):
+        if len(made) >= count:
+            break
+        if new := echo(example, pools, rng):
+            made.append(new)
+    return made

@@ -6,11 +6,14 @@ paragraphs with different distractor sentences (fake answer and position vary), 
 paragraph no longer answers.
 
     python -m qa_bot.training.robustness --write-dev artifacts/robust-dev.json --heldout artifacts/heldout.json
+    python -m qa_bot.training.robustness --write-echo-dev artifacts/echo-dev.json --heldout artifacts/heldout.json
     python -m qa_bot.training.robustness --evaluate artifacts/robust-dev.json --reader qa_bot/models/reader
 
 Scores, as in the literature:
 * clean F1: the best span, each question with its own paragraph (SQuAD v1.1 style);
 * adversarial worst-case F1 (Jia & Liang 2017): each question scored by its worse distractor paragraph;
+* question echoes: F1 with an echo sentence in the question's own paragraph, and the share of wrong paragraphs
+  with one that are refused (the seed failure: an echoing name must not clear the threshold);
 * the half-unanswerable mix (SQuAD 2.0 style): as many unanswerable as answerable questions, answers kept only
   above the reader's threshold, "no answer" right exactly for the unanswerable ones; plus the share refused.
 """
@@ -27,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from qa_bot.eval import exact_match, f1_score, load_squad_file, select_questions
-from qa_bot.training.adversarial import distractor, mine_pools, unanswerable, unanswerable_examples
+from qa_bot.training.adversarial import distractor, echo, echo_phrase, mine_pools, unanswerable, unanswerable_examples
 from qa_bot.training.squad_data import (
     SquadExample,
     iter_examples,
@@ -38,8 +41,19 @@ from qa_bot.training.squad_data import (
 
 DISTRACTOR_VARIANTS = 2
 TABLE_QUESTIONS = 2000  # the model card's validation table reads this many held-out questions
-SAMPLE_CLEAN, SAMPLE_ATTACKED, SAMPLE_UNANSWERABLE, SAMPLE_WRONG_PARAGRAPH = 150, 50, 50, 100
-FORMS = ("clean", "adv", "unans", "neg")  # "neg": the question with a wrong paragraph of its article
+SAMPLE_CLEAN, SAMPLE_ATTACKED, SAMPLE_UNANSWERABLE, SAMPLE_WRONG_PARAGRAPH, SAMPLE_ECHO = 150, 50, 50, 100, 60
+# "neg": the question with a wrong paragraph of its article; "echo": its own paragraph with a question-echo
+# sentence; "neg-echo": a wrong paragraph with one (tested before "neg" and "echo", whose markers it contains)
+FORMS = ("clean", "adv", "unans", "neg-echo", "neg", "echo")
+# Echo dev sentences use verbs the training echoes never used, so the dev set measures more than the frames.
+DEV_ECHO_FRAMES = (
+    "has voiced support for",
+    "launched an inquiry into",
+    "filed a complaint against",
+    "paid tribute to",
+    "was photographed with",
+    "published a study of",
+)
 
 
 def form_of(qid: str) -> tuple[str, str]:
@@ -69,6 +83,23 @@ def robustness_examples(
                     break
         if edited := unanswerable(example, pools, rng):
             made.append(edited[0])
+    return made
+
+
+def echo_examples_for_dev(
+    questions: Sequence[SquadExample], articles: list[dict], pools_from: Sequence[SquadExample], seed: int
+) -> list[SquadExample]:
+    """Each question clean, with a question echo in its own paragraph, and with one in a wrong paragraph."""
+    pools = mine_pools(pools_from)
+    rng = random.Random(seed)
+    wrong = {n.qid: n for n in wrong_paragraph_examples(articles, 1.0, seed)}
+    made = []
+    for example in questions:
+        if example.answer_start < 0 or not (own := echo(example, pools, rng, DEV_ECHO_FRAMES)):
+            continue
+        made += [example, own]
+        if (negative := wrong.get(f"{example.qid}-neg")) and (echoed := echo(negative, pools, rng, DEV_ECHO_FRAMES)):
+            made.append(echoed)
     return made
 
 
@@ -108,10 +139,22 @@ def write_dev(heldout_path: str | Path, squad_path: str | Path, out_path: str | 
     return dict(counts)
 
 
+def write_echo_dev(
+    heldout_path: str | Path, squad_path: str | Path, out_path: str | Path, limit: int, seed: int
+) -> int:
+    """The question-echo dev set from the held-out articles (names mined from the training articles)."""
+    heldout = load_squad_file(heldout_path)
+    train_articles, _ = split_articles(load_squad(squad_path), 0.1, 13)
+    made = echo_examples_for_dev(select_questions(heldout, limit), heldout, list(iter_examples(train_articles)), seed)
+    Path(out_path).write_text(json.dumps(to_squad(made), ensure_ascii=False), encoding="utf-8")
+    return len(made)
+
+
 def quality_sample(heldout: list[dict], pools_from: Sequence[SquadExample], seed: int) -> list[SquadExample]:
     """The small fixed sample the tests read the bundled reader on: 150 clean questions, 50 of them also with
-    distractors, 50 unanswerable edits and 100 wrong-paragraph twins, all from the held-out half that the
-    threshold was not fitted on (the "check" half of qa_bot.training.calibrate)."""
+    distractors, 50 unanswerable edits, 100 wrong-paragraph twins and 60 more questions with a question echo in
+    their own paragraph and in a wrong one, all from the held-out half that the threshold was not fitted on (the
+    "check" half of qa_bot.training.calibrate)."""
     check_articles, _ = split_articles(heldout, 0.5, 13)
     rng = random.Random(seed)
     answerable = [e for e in iter_examples(check_articles) if e.answer_start >= 0]
@@ -121,7 +164,10 @@ def quality_sample(heldout: list[dict], pools_from: Sequence[SquadExample], seed
     edited = unanswerable_examples(clean, mine_pools(pools_from), SAMPLE_UNANSWERABLE, seed)
     twins = {n.qid: n for n in wrong_paragraph_examples(check_articles, 1.0, seed)}
     wrong = [twins[q] for q in (f"{e.qid}-neg" for e in clean) if q in twins][:SAMPLE_WRONG_PARAGRAPH]
-    return clean + [e for e in attacked if form_of(e.qid)[0] in attacked_bases] + edited + wrong
+    echoable = [e for e in rng.sample(answerable, len(answerable)) if echo_phrase(e.question)][:SAMPLE_ECHO]
+    taken = {e.qid for e in clean}
+    echoed = [e for e in echo_examples_for_dev(echoable, check_articles, pools_from, seed) if e.qid not in taken]
+    return clean + [e for e in attacked if form_of(e.qid)[0] in attacked_bases] + edited + wrong + echoed
 
 
 def write_selection(heldout_path: str | Path, out_path: str | Path) -> int:
@@ -139,7 +185,7 @@ def write_selection(heldout_path: str | Path, out_path: str | Path) -> int:
 def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str, float]], threshold: float) -> dict:
     """Scores from each example's best span (text, calibrated score), in the order of ``examples``."""
     clean, clean_exact, worst, mix, refused, rejected = {}, [], defaultdict(list), [], [], []
-    answered_clean = []
+    answered_clean, echoed, echo_refused = [], {}, []
     for example, (text, score) in zip(examples, best):
         base, form = form_of(example.qid)
         answered = text if score >= threshold else ""
@@ -152,6 +198,10 @@ def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str,
             worst[base].append(f1_score(text, example.answers))
         elif form == "unans":
             refused.append(not answered)
+        elif form == "echo":
+            echoed[base] = f1_score(text, example.answers)
+        elif form == "neg-echo":
+            echo_refused.append(not answered)
         else:
             rejected.append(not answered)
     # the mix: every unanswerable question and as many answerable ones (the first, in file order)
@@ -177,6 +227,11 @@ def score_robustness(examples: Sequence[SquadExample], best: Sequence[tuple[str,
         "mix_F1": pct(mixed),
         "wrong_paragraph": len(rejected),
         "wrong_paragraph_rejected": pct([float(r) for r in rejected]),
+        "echo_questions": len(echoed),
+        "echo_clean_F1": pct([clean[b] for b in echoed if b in clean]),
+        "echo_F1": pct([echoed[b] for b in echoed if b in clean]),
+        "echo_wrong_paragraphs": len(echo_refused),
+        "echo_wrong_paragraph_refused": pct([float(r) for r in echo_refused]),
         "threshold": threshold,
     }
 
@@ -192,10 +247,13 @@ def evaluate_robustness(reader, examples: Sequence[SquadExample], batch_size: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa_bot.training.robustness", description=__doc__.splitlines()[0])
     parser.add_argument("--write-dev", metavar="OUT", help="write the robustness dev set here")
-    parser.add_argument("--heldout", default="artifacts/heldout.json", help="held-out SQuAD file (python -m qa_bot.eval)")
+    parser.add_argument(
+        "--heldout", default="artifacts/heldout.json", help="held-out SQuAD file (python -m qa_bot.eval)"
+    )
     parser.add_argument("--squad", default="../shared/data/squad-train-v1.0.json.gz", help="training SQuAD file")
     parser.add_argument("--limit", type=int, default=1000, help="held-out questions to build from")
     parser.add_argument("--seed", type=int, default=2017)
+    parser.add_argument("--write-echo-dev", metavar="OUT", help="write the question-echo dev set here")
     parser.add_argument("--write-sample", metavar="OUT", help="write the tests' fixed quality sample here")
     parser.add_argument(
         "--write-selection",
@@ -211,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_dev:
         counts = write_dev(args.heldout, args.squad, args.write_dev, args.limit, args.seed)
         print(f"wrote {sum(counts.values())} examples to {args.write_dev}: {counts}")
+    if args.write_echo_dev:
+        count = write_echo_dev(args.heldout, args.squad, args.write_echo_dev, args.limit, args.seed)
+        print(f"wrote {count} examples to {args.write_echo_dev}")
     if args.write_sample:
         train_articles, _ = split_articles(load_squad(args.squad), 0.1, 13)
         made = quality_sample(load_squad_file(args.heldout), list(iter_examples(train_articles)), args.seed)
