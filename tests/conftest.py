@@ -11,8 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def write_tiny_reader(folder: Path, no_answer_threshold: float | None = None) -> Path:
-    """A randomly initialised one-layer BERT QA model with the real MiniLM tokenizer."""
+def write_tiny_reader(folder: Path, no_answer_threshold: float | None = None, layers: int = 1) -> Path:
+    """A randomly initialised BERT QA model (one layer unless told) with the real MiniLM tokenizer."""
     import json
 
     import torch
@@ -23,7 +23,7 @@ def write_tiny_reader(folder: Path, no_answer_threshold: float | None = None) ->
     tokenizer = AutoTokenizer.from_pretrained(bundled_embedder(), local_files_only=True)
     torch.manual_seed(0)
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64
     )
     BertForQuestionAnswering(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)

