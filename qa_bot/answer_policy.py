@@ -36,11 +36,11 @@ from pathlib import Path
 import numpy as np
 
 from qa_bot.citations import Candidate, normalize_answer
-from qa_bot.settings import PACKAGE_DIR
+from qa_bot.settings import PACKAGE_DIR, READER_CONFIG
 from qa_bot.types import Answer, Citation, Retrieved
 
 BUNDLED_POLICY = PACKAGE_DIR / "models" / "answer_policy.json"
-READER_FILES = ("model.safetensors", "reader_config.json")  # what the fingerprint of a reader folder covers
+READER_WEIGHTS = "model.safetensors"
 MAX_WITHHELD = 5
 
 # ---------------------------------------------------------------- questions
@@ -346,17 +346,19 @@ class AnswerPolicy:
 
 
 def reader_fingerprint(reader_path: str | Path) -> str | None:
-    """sha256 over the reader folder's weights and calibration; None when it is not a folder with weights."""
+    """sha256 over the reader folder's weights and calibration (score scaling and threshold, not the quality
+    records kept beside them); None when it is not a folder with weights."""
     folder = Path(reader_path)
-    if not (folder / READER_FILES[0]).is_file():
+    if not (folder / READER_WEIGHTS).is_file():
         return None
     digest = hashlib.sha256()
-    for name in READER_FILES:
-        path = folder / name
-        if path.is_file():
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+    with (folder / READER_WEIGHTS).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    config_path = folder / READER_CONFIG
+    config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+    calibration = {key: config.get(key) for key in ("no_answer_threshold", "score_calibration")}
+    digest.update(json.dumps(calibration, sort_keys=True).encode())
     return digest.hexdigest()
 
 

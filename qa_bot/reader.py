@@ -20,11 +20,10 @@ import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 from qa_bot.errors import QABotError
-from qa_bot.settings import Settings
+from qa_bot.settings import READER_CONFIG, Settings
 from qa_bot.spans import ScoreCalibration, decode_spans, to_passage_spans
 from qa_bot.types import Passage, Span
 
-READER_CONFIG = "reader_config.json"  # written by qa_bot.training.calibrate
 TRAINING_CONFIG = "training_config.json"  # written by qa_bot.training.train_reader
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_MAX_LENGTH = 256

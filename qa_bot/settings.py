@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from qa_bot.errors import QABotError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+READER_CONFIG = "reader_config.json"  # a reader folder's calibration, written by qa_bot.training.calibrate
 BUNDLED_READER = PACKAGE_DIR / "models" / "reader"
 BACKENDS = ("torch", "onnx-int8")  # embedder backends; see qa_bot/embedding.py
 
