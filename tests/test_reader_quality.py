@@ -2,9 +2,10 @@
 
 The sample (tests/data/reader_quality_sample.json, written by
 `python -m qa_bot.training.robustness --write-sample`) holds 150 clean questions, 50 of them also with two
-distractor paragraphs, 50 unanswerable edits and 100 wrong-paragraph twins, all from held-out articles the
-threshold was not fitted on. The expected scores are the ones recorded with the model
-(`reader_config.json`, "quality_sample"), so a worse reader or broken decoding fails here.
+distractor paragraphs, 50 unanswerable edits, 100 wrong-paragraph twins, and 59 more questions with a
+question-echo sentence in their own paragraph and in a wrong one, all from held-out articles the threshold was
+not fitted on. The expected scores are the ones recorded with the model (`reader_config.json`,
+"quality_sample"), so a worse reader or broken decoding fails here.
 """
 
 from __future__ import annotations
@@ -42,7 +43,15 @@ def card() -> dict:
 
 @pytest.mark.parametrize(
     "score",
-    ["clean_EM", "clean_F1", "adversarial_worst_F1", "mix_F1", "unanswerable_refused"],
+    [
+        "clean_EM",
+        "clean_F1",
+        "adversarial_worst_F1",
+        "mix_F1",
+        "unanswerable_refused",
+        "echo_F1",
+        "echo_wrong_paragraph_refused",
+    ],
 )
 def test_bundled_reader_scores_the_sample_as_recorded_with_the_model(scores: dict, card: dict, score: str):
     assert scores[score] == pytest.approx(card["quality_sample"][score], abs=TOLERANCE)
