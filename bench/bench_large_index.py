@@ -171,6 +171,23 @@ def load_and_search(index_dir: Path, settings: Settings, texts: list[str], vecto
     }
 
 
+def reused(index_dir: Path, corpus_dir: Path) -> dict:
+    """What an earlier build left: its passage and article counts; no build time or memory (None)."""
+    from qa_bot.index import OpenIndex
+
+    if not index_dir.is_dir() or not corpus_dir.is_dir():
+        raise SystemExit(f"no index at {index_dir} to reuse: run once without --reuse-index")
+    index = OpenIndex.load(index_dir)
+    articles = sum(1 for _ in corpus_dir.glob("*.txt"))
+    return {
+        "seconds": None,
+        "passages": index.passage_count,
+        "articles": articles,
+        "rss_before": None,
+        "peak_rss": None,
+    }
+
+
 def in_fresh_process(function, *arguments) -> dict:
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         return pool.submit(function, *arguments).result()
@@ -187,6 +204,10 @@ def main(argv: list[str] | None = None) -> None:
         **{
             "--size": {"type": int, "default": None, "help": "passages (default 1,000,000; 5,000 with --quick)"},
             "--real": {"type": int, "default": 10_000, "help": "real embeddings the vectors are grown from"},
+            "--reuse-index": {
+                "action": "store_true",
+                "help": "query the index an earlier run built at this size (no build figures)",
+            },
         },
     )
     settings = bench_settings(args)
@@ -198,10 +219,15 @@ def main(argv: list[str] | None = None) -> None:
     real = real_embeddings(args, args.real + queries)  # bench_ann's cache: the same sentences and vectors
     seeds, query_vectors = real[:-queries], real[-queries:]
     query_texts = training_sentences(args, len(real))[-queries:]
-    articles, _ = write_synthetic_corpus(corpus_dir, training_sentences(args, 10**9), size, settings)
     identity = Embedder.from_settings(settings).identity()  # `qa-bot serve` accepts only its own embedder's vectors
-
-    built = in_fresh_process(build, corpus_dir, index_dir, settings, StandInEmbedder(identity, seeds), not args.quick)
+    if args.reuse_index:
+        built = reused(index_dir, corpus_dir)
+        articles = built["articles"]
+    else:
+        articles, _ = write_synthetic_corpus(corpus_dir, training_sentences(args, 10**9), size, settings)
+        built = in_fresh_process(
+            build, corpus_dir, index_dir, settings, StandInEmbedder(identity, seeds), not args.quick
+        )
     loaded = in_fresh_process(load_and_search, index_dir, settings, query_texts, query_vectors)
     served = measure_serve(index_dir, corpus_dir, settings, workdir, query_texts[-1])
 
@@ -212,9 +238,9 @@ def main(argv: list[str] | None = None) -> None:
         "passages": passages,
         "articles": articles,
         "faiss": loaded["faiss"],
-        "build_s": round(built["seconds"], 1),
-        "build_peak_rss_mib": round(built["peak_rss"] / MIB),
-        "build_rss_before_mib": round(built["rss_before"] / MIB),
+        "build_s": None if args.reuse_index else round(built["seconds"], 1),
+        "build_peak_rss_mib": None if args.reuse_index else round(built["peak_rss"] / MIB),
+        "build_rss_before_mib": None if args.reuse_index else round(built["rss_before"] / MIB),
         "vectors_mib": round(vectors_mib),
         "index_disk_mib": round(disk_mib(index_dir)),
         "load_s": round(loaded["load_s"], 2),
@@ -229,19 +255,26 @@ def main(argv: list[str] | None = None) -> None:
         "serve_first_answer_ms": round(served.first_answer_ms),
         "serve_peak_rss_mib": round(served.peak_rss / MIB),
     }
+    built_figures = (
+        []
+        if args.reuse_index
+        else [
+            Figure(
+                f"large index {name} build time",
+                built["seconds"],
+                "s",
+                note=f"{articles:,} articles, {loaded['faiss']}, stand-in embedder (no embedding time)",
+            ),
+            Figure(
+                f"large index {name} build peak RSS",
+                built["peak_rss"] / MIB,
+                "MiB",
+                note=f"{built['rss_before'] / MIB:.0f} MiB before the build; the vectors alone are {vectors_mib:.0f} MiB",
+            ),
+        ]
+    )
     figures = [
-        Figure(
-            f"large index {name} build time",
-            built["seconds"],
-            "s",
-            note=f"{articles:,} articles, {loaded['faiss']}, stand-in embedder (no embedding time)",
-        ),
-        Figure(
-            f"large index {name} build peak RSS",
-            built["peak_rss"] / MIB,
-            "MiB",
-            note=f"{built['rss_before'] / MIB:.0f} MiB before the build; the vectors alone are {vectors_mib:.0f} MiB",
-        ),
+        *built_figures,
         Figure(f"large index {name} size on disk", summary["index_disk_mib"], "MiB"),
         Figure(f"large index {name} OpenIndex.load", loaded["load_s"], "s", note="fresh process"),
         Figure(

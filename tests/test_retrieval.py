@@ -10,7 +10,7 @@ import pytest
 from qa_bot.embedding import Embedder
 from qa_bot.errors import IndexUnusable, QABotError
 from qa_bot.index import OpenIndex, sync_index
-from qa_bot.retrieval import HybridRetriever, reciprocal_rank_fusion
+from qa_bot.retrieval import HybridRetriever, reciprocal_rank_fusion, top_rows
 from tests.test_index import ARTICLES, RecordingEmbedder, index_settings, minilm, write_corpus
 
 ANSWERS = [
@@ -153,3 +153,13 @@ def test_an_embedder_that_is_not_available_offline_is_a_one_line_error(tmp_path:
             Embedder(missing)
         message = str(refused.value)
         assert "\n" not in message and f"cannot load embedder {missing!r} offline" in message
+
+
+@pytest.mark.parametrize("size", [0, 7, 1023, 1024, 60_000, 70_001])
+@pytest.mark.parametrize("count", [1, 50])
+def test_top_rows_are_a_full_sort_of_the_positive_scores_ties_to_the_lower_row(size: int, count: int) -> None:
+    rng = np.random.default_rng(size + count)
+    scores = rng.integers(0, 6, size).astype(np.float32) * rng.integers(0, 2, size)  # many ties, many zeros
+    scores[rng.integers(0, max(size, 1), 3) if size else []] = 9.5  # a few clear winners, anywhere
+    expected = sorted((row for row in range(size) if scores[row] > 0), key=lambda row: (-scores[row], row))[:count]
+    assert top_rows(scores, count).tolist() == expected
