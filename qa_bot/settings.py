@@ -40,8 +40,8 @@ class Settings(BaseSettings):
     # Reader CPU inference, 5 passages x 215 tokens, 1 thread: fp32 200 ms, bf16 autocast 356 ms, int8 dynamic 114 ms;
     # but int8 cost the bundled reader 3.3 F1 on held-out SQuAD (75.5 -> 72.2), so fp32 is the default.
     reader_precision: Literal["fp32", "bf16", "int8"] = "fp32"
-    # onnx: the fp32 reader fused on onnxruntime, 1.195x faster than torch (bench_reader; README); a reader that
-    # cannot be exported or fused runs on torch with a notice. bf16 and int8 always run on torch.
+    # onnx: the fp32 reader fused on onnxruntime, 1.21x faster than torch for the bundled reader (bench_reader;
+    # README); a reader that cannot be exported or fused runs on torch with a notice. bf16 and int8 run on torch.
     reader_backend: Literal["torch", "onnx"] = "onnx"
     max_answer_tokens: int = 30
     max_question_chars: int = 1000
