@@ -597,15 +597,19 @@ def unanswerable(example: SquadExample, pools: AnswerPools, rng: random.Random) 
 
 
 def _made_from(
-    examples: Sequence[SquadExample], count: int, seed: int, make: Callable[[SquadExample, random.Random], object]
+    examples: Sequence[SquadExample],
+    count: int,
+    seed: int,
+    make: Callable[[SquadExample, random.Random], object],
+    answerable_only: bool = True,
 ) -> list[SquadExample]:
-    """Up to ``count`` examples made by ``make`` from the answerable ones, taken in a seeded random order."""
+    """Up to ``count`` examples made by ``make`` (from the answerable ones only, unless told), in a seeded order."""
     rng = random.Random(seed)
     made = []
     for example in rng.sample(list(examples), len(examples)):
         if len(made) >= count:
             break
-        if example.answer_start >= 0 and (new := make(example, rng)):
+        if (example.answer_start >= 0 or not answerable_only) and (new := make(example, rng)):
             made.append(new)
     return made
 
@@ -635,11 +639,4 @@ def echo_negative_examples(
     negatives: Sequence[SquadExample], pools: AnswerPools, count: int, seed: int
 ) -> list[SquadExample]:
     """Question echoes in wrong paragraphs of the question's article (label: no answer)."""
-    rng = random.Random(seed)
-    made = []
-    for example in rng.sample(list(negatives), len(negatives)):
-        if len(made) >= count:
-            break
-        if new := echo(example, pools, rng):
-            made.append(new)
-    return made
+    return _made_from(negatives, count, seed, lambda example, rng: echo(example, pools, rng), answerable_only=False)

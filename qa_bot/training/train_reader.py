@@ -268,6 +268,19 @@ def distillation_loss(student, teacher_logits, mask: torch.Tensor, temperature: 
     return total / 2 * temperature**2
 
 
+def batch_loss(model, teacher, batch: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
+    """Cross-entropy on the gold start/end; with a teacher, mixed with the distillation loss."""
+    output = model(**batch)
+    if teacher is None:
+        return output.loss
+    with torch.no_grad():
+        taught = teacher(**{k: v for k, v in batch.items() if k not in ("start_positions", "end_positions")})
+    soft = distillation_loss(
+        output, (taught.start_logits, taught.end_logits), batch["attention_mask"], config.distill_temperature
+    )
+    return (1 - config.distill_weight) * output.loss + config.distill_weight * soft
+
+
 class TrainingLog:
     """Loss every 20 steps with the rate and ETA; the (step, mean loss) curve goes into the record."""
 
@@ -290,6 +303,20 @@ class TrainingLog:
     def minutes(self) -> float:
         return (time.monotonic() - self.began) / 60
 
+    def within_budget(self, config: TrainConfig, since_start: int, done: int, total_steps: int) -> int:
+        """The run's length: at the end of the rate window, cut to the steps that fit in max_minutes."""
+        if since_start == RATE_FROM:
+            self.rate_mark = self.minutes
+        if since_start != RATE_FROM + RATE_STEPS:
+            return total_steps
+        per_step = (self.minutes - self.rate_mark) / RATE_STEPS
+        fitting = steps_within(config, total_steps, done, self.minutes, per_step)
+        if fitting < total_steps:
+            log.info(
+                "%d of %d steps fit in %.1f minutes: the decay now ends there", fitting, total_steps, config.max_minutes
+            )
+        return fitting
+
 
 def steps_within(config: TrainConfig, total_steps: int, done: int, minutes: float, minutes_per_step: float) -> int:
     """The run's length: all its steps, or, with max_minutes, those that fit at the measured rate."""
@@ -300,6 +327,24 @@ def steps_within(config: TrainConfig, total_steps: int, done: int, minutes: floa
 
 
 RATE_FROM, RATE_STEPS = 20, 100  # the rate is measured after the first (warm-up) steps
+
+
+def resume(checkpoint: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> int:
+    """The step an interrupted run stopped at (its weights and optimizer state loaded), or 0."""
+    if not checkpoint.exists():
+        return 0
+    state = torch.load(checkpoint, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    log.info("resuming at step %d", state["step"])
+    return state["step"]
+
+
+def save_checkpoint(checkpoint: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, done: int) -> None:
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    partial = checkpoint.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": done}, partial)
+    partial.replace(checkpoint)
 
 
 def train(config: TrainConfig) -> Path:
@@ -325,15 +370,8 @@ def train(config: TrainConfig) -> Path:
         teacher = AutoModelForQuestionAnswering.from_pretrained(config.teacher, dtype=torch.float32)
         teacher = teacher.to(config.device).eval()
     optimizer = make_optimizer(model, config)
-    checkpoint_dir = Path(config.checkpoint_dir)
-    checkpoint = checkpoint_dir / "state.pt"
-    start_step = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start_step = state["step"]
-        log.info("resuming at step %d", start_step)
+    checkpoint = Path(config.checkpoint_dir) / "state.pt"
+    start_step = resume(checkpoint, model, optimizer)
 
     model.train()
     progress = TrainingLog(config.batch_size)
@@ -345,43 +383,16 @@ def train(config: TrainConfig) -> Path:
         batch = collate(features, schedule[step], config.pad_multiple, tokenizer.pad_token_id)
         batch = {name: tensor.to(config.device, non_blocking=True) for name, tensor in batch.items()}
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
-            output = model(**batch)
-            loss = output.loss
-            if teacher is not None:
-                with torch.no_grad():
-                    inputs = {k: v for k, v in batch.items() if k not in ("start_positions", "end_positions")}
-                    taught = teacher(**inputs)
-                soft = distillation_loss(
-                    output,
-                    (taught.start_logits, taught.end_logits),
-                    batch["attention_mask"],
-                    config.distill_temperature,
-                )
-                loss = (1 - config.distill_weight) * loss + config.distill_weight * soft
+            loss = batch_loss(model, teacher, batch, config)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         done = step + 1
         progress.step(done, total_steps, loss.item(), len(schedule[step]))
-        if done - start_step == RATE_FROM:
-            rate_mark = progress.minutes
-        if done - start_step == RATE_FROM + RATE_STEPS:
-            per_step = (progress.minutes - rate_mark) / RATE_STEPS
-            fitting = steps_within(config, total_steps, done, progress.minutes, per_step)
-            if fitting < total_steps:
-                log.info(
-                    "%d of %d steps fit in %.1f minutes: the decay now ends there",
-                    fitting,
-                    total_steps,
-                    config.max_minutes,
-                )
-                total_steps = fitting
+        total_steps = progress.within_budget(config, done - start_step, done, total_steps)
         if done % config.checkpoint_every == 0 and done < total_steps:
-            checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            tmp = checkpoint.with_suffix(".tmp")
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": done}, tmp)
-            tmp.replace(checkpoint)
+            save_checkpoint(checkpoint, model, optimizer, done)
         step = done
     return save_reader(model, tokenizer, config, len(features), total_steps, start_step, progress)
 
