@@ -126,28 +126,24 @@ def to_squad(examples: Sequence[SquadExample]) -> dict:
     return {"version": "v2.0", "data": [{"title": t, "paragraphs": p} for t, p in articles.items()]}
 
 
-def write_dev(heldout_path: str | Path, squad_path: str | Path, out_path: str | Path, limit: int, seed: int) -> dict:
-    """The dev set from the held-out articles; fake answers mined from the training articles' answers."""
+def write_dev(
+    heldout_path: str | Path, squad_path: str | Path, out_path: str | Path, limit: int, seed: int, echoes: bool = False
+) -> dict:
+    """The dev set (or, with ``echoes``, the question-echo dev set) from the held-out articles; fake answers and
+    names mined from the training articles' answers. Returns the count of each form."""
     heldout = load_squad_file(heldout_path)
     train_articles, _ = split_articles(load_squad(squad_path), 0.1, 13)
-    made = robustness_examples(select_questions(heldout, limit), list(iter_examples(train_articles)), seed)
+    questions, training_questions = select_questions(heldout, limit), list(iter_examples(train_articles))
+    if echoes:
+        made = echo_examples_for_dev(questions, heldout, training_questions, seed)
+    else:
+        made = robustness_examples(questions, training_questions, seed)
     Path(out_path).parent.mkdir(parents=True, exist_ok=True)
     Path(out_path).write_text(json.dumps(to_squad(made), ensure_ascii=False), encoding="utf-8")
     counts = defaultdict(int)
     for example in made:
         counts[form_of(example.qid)[1]] += 1
     return dict(counts)
-
-
-def write_echo_dev(
-    heldout_path: str | Path, squad_path: str | Path, out_path: str | Path, limit: int, seed: int
-) -> int:
-    """The question-echo dev set from the held-out articles (names mined from the training articles)."""
-    heldout = load_squad_file(heldout_path)
-    train_articles, _ = split_articles(load_squad(squad_path), 0.1, 13)
-    made = echo_examples_for_dev(select_questions(heldout, limit), heldout, list(iter_examples(train_articles)), seed)
-    Path(out_path).write_text(json.dumps(to_squad(made), ensure_ascii=False), encoding="utf-8")
-    return len(made)
 
 
 def quality_sample(heldout: list[dict], pools_from: Sequence[SquadExample], seed: int) -> list[SquadExample]:
@@ -270,8 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         counts = write_dev(args.heldout, args.squad, args.write_dev, args.limit, args.seed)
         print(f"wrote {sum(counts.values())} examples to {args.write_dev}: {counts}")
     if args.write_echo_dev:
-        count = write_echo_dev(args.heldout, args.squad, args.write_echo_dev, args.limit, args.seed)
-        print(f"wrote {count} examples to {args.write_echo_dev}")
+        counts = write_dev(args.heldout, args.squad, args.write_echo_dev, args.limit, args.seed, echoes=True)
+        print(f"wrote {sum(counts.values())} examples to {args.write_echo_dev}: {counts}")
     if args.write_sample:
         train_articles, _ = split_articles(load_squad(args.squad), 0.1, 13)
         made = quality_sample(load_squad_file(args.heldout), list(iter_examples(train_articles)), args.seed)
