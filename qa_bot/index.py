@@ -23,14 +23,14 @@ import shutil
 import sqlite3
 import zlib
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from threading import Lock
-from typing import Any
+from typing import Any, overload
 
 import bm25s
 import faiss
@@ -558,34 +558,68 @@ def _new_version_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
-def _write_store(path: Path, articles: list[Article], sentences: list[Sentence], passages: list[Passage]) -> None:
+def _create_store(path: Path) -> sqlite3.Connection:
+    """An empty store for a new version, filled article by article as the passages are made."""
     connection = sqlite3.connect(path)
-    try:
-        # No journal: a half-written store only ever lives in a .partial directory.
-        connection.execute("PRAGMA journal_mode = OFF")
-        connection.execute("PRAGMA synchronous = OFF")
-        for table, record_type in _TABLES.items():
-            columns = [f'"{c}" {_column_type(record_type, c)}' for c in _columns(record_type)]
-            if record_type is Passage:
-                columns.insert(0, f'"{_ROW_COLUMN}" INTEGER PRIMARY KEY')
-            key = {"articles": ', PRIMARY KEY ("article_id")', "sentences": ', PRIMARY KEY ("article_id", "index")'}
-            connection.execute(f"CREATE TABLE {table} ({', '.join(columns)}{key.get(table, '')})")
-        connection.execute('CREATE UNIQUE INDEX passages_by_article ON passages ("article_id", "index")')
-        connection.execute('CREATE UNIQUE INDEX passages_by_id ON passages ("passage_id")')
-        for table, records in (("articles", articles), ("sentences", sentences)):
-            record_type = _TABLES[table]
-            marks = ",".join("?" * len(_columns(record_type)))
-            connection.executemany(
-                f"INSERT INTO {table} ({_select(record_type)}) VALUES ({marks})", map(astuple, records)
+    # No journal: a half-written store only ever lives in a .partial directory.
+    connection.execute("PRAGMA journal_mode = OFF")
+    connection.execute("PRAGMA synchronous = OFF")
+    for table, record_type in _TABLES.items():
+        columns = [f'"{c}" {_column_type(record_type, c)}' for c in _columns(record_type)]
+        if record_type is Passage:
+            columns.insert(0, f'"{_ROW_COLUMN}" INTEGER PRIMARY KEY')
+        key = {"articles": ', PRIMARY KEY ("article_id")', "sentences": ', PRIMARY KEY ("article_id", "index")'}
+        connection.execute(f"CREATE TABLE {table} ({', '.join(columns)}{key.get(table, '')})")
+    connection.execute('CREATE UNIQUE INDEX passages_by_article ON passages ("article_id", "index")')
+    connection.execute('CREATE UNIQUE INDEX passages_by_id ON passages ("passage_id")')
+    return connection
+
+
+def _store_article(
+    store: sqlite3.Connection, article: Article, sentences: list[Sentence], first_row: int, passages: list[Passage]
+) -> None:
+    """One article's rows; its passages take rows ``first_row``, ``first_row + 1``, ..."""
+    for table, records in (("articles", [article]), ("sentences", sentences)):
+        marks = ",".join("?" * len(_columns(_TABLES[table])))
+        store.executemany(f"INSERT INTO {table} ({_select(_TABLES[table])}) VALUES ({marks})", map(astuple, records))
+    marks = ",".join("?" * (len(_columns(Passage)) + 1))
+    store.executemany(
+        f'INSERT INTO passages ("{_ROW_COLUMN}", {_select(Passage)}) VALUES ({marks})',
+        ((row, *astuple(passage)) for row, passage in enumerate(passages, start=first_row)),
+    )
+
+
+class _StoredTexts(Sequence[str]):
+    """The texts of some passage rows, read from the store a slice at a time (as ``encode_blocks`` slices them),
+    so the indexer never holds every passage's text."""
+
+    def __init__(self, store: sqlite3.Connection, rows: np.ndarray) -> None:
+        self._store = store
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, rows: int) -> str: ...
+    @overload
+    def __getitem__(self, rows: slice) -> list[str]: ...
+    def __getitem__(self, rows: int | slice) -> str | list[str]:
+        if isinstance(rows, int):
+            row = range(len(self))[rows]  # negative indexes and IndexError as a list has them
+            return self[row : row + 1][0]
+        wanted = [int(row) for row in self._rows[rows]]
+        found = dict(
+            self._store.execute(
+                f'SELECT "{_ROW_COLUMN}", text FROM passages WHERE "{_ROW_COLUMN}" IN (SELECT value FROM json_each(?))',
+                (json.dumps(wanted),),
             )
-        marks = ",".join("?" * (len(_columns(Passage)) + 1))
-        connection.executemany(
-            f'INSERT INTO passages ("{_ROW_COLUMN}", {_select(Passage)}) VALUES ({marks})',
-            ((row, *astuple(passage)) for row, passage in enumerate(passages)),
         )
-        connection.commit()
-    finally:
-        connection.close()
+        return [found[row] for row in wanted]
+
+    def __iter__(self) -> Iterator[str]:
+        for begin in range(0, len(self), BLOCK_ROWS):
+            yield from self[begin : begin + BLOCK_ROWS]
 
 
 def _column_type(record_type: type, column: str) -> str:
@@ -595,9 +629,43 @@ def _column_type(record_type: type, column: str) -> str:
     return "INTEGER NOT NULL" if annotation in ("int", int) else "TEXT NOT NULL"
 
 
-def _write_bm25(directory: Path, passages: list[Passage]) -> None:
+class _CompactTokens:
+    """Every passage's BM25 token ids in one flat array (4 bytes a token instead of a list of strings), read by
+    bm25s as ``ids`` (one list per passage, made as it iterates) and ``vocab`` (token -> id)."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._flat = array("i")
+        self._ends = array("q", [0])
+
+    def add(self, tokens: list[str]) -> None:
+        self._flat.extend(self.vocab.setdefault(token, len(self.vocab)) for token in tokens)
+        self._ends.append(len(self._flat))
+
+    @property
+    def ids(self) -> _CompactTokens:
+        return self
+
+    def __len__(self) -> int:
+        return len(self._ends) - 1
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for begin, end in zip(self._ends, self._ends[1:]):
+            yield self._flat[begin:end].tolist()
+
+
+def _write_bm25(directory: Path, store: sqlite3.Connection, passage_count: int, progress: bool) -> None:
+    """BM25 over the stored passages, their words analysed a block at a time into compact token ids."""
+    tokens = _CompactTokens()
+    sql = f'SELECT text FROM passages WHERE "{_ROW_COLUMN}" >= ? AND "{_ROW_COLUMN}" < ? ORDER BY "{_ROW_COLUMN}"'
+    with tqdm(total=passage_count, desc="Indexing words", unit="passage", disable=not progress) as bar:
+        for begin in range(0, passage_count, BLOCK_ROWS):
+            texts = [text for (text,) in store.execute(sql, (begin, begin + BLOCK_ROWS))]
+            for passage_tokens in bm25_tokens(texts):
+                tokens.add(passage_tokens)
+            bar.update(len(texts))
     retriever = bm25s.BM25()
-    retriever.index(bm25_tokens([p.text for p in passages]), show_progress=False)
+    retriever.index(tokens, show_progress=False)
     retriever.save(str(directory), show_progress=False)
 
 
@@ -643,6 +711,7 @@ def _sync_locked(
         first = f" ({scan.problems[0]})" if scan.problems else ""
         raise QABotError(f"no readable articles in {corpus_dir}{first}; add article files and run again")
     articles = sorted({a.article_id: a for a in scan.articles}.values(), key=lambda a: a.path)
+    scan.articles.clear()  # the sorted list is the only one holding the texts, so each goes once it is stored
     embedder = embedder or Embedder.from_settings(settings)
     tokenizer = _load_tokenizer(settings)
     built_with = {
@@ -666,11 +735,9 @@ def _sync_locked(
         if reusable and reusable.intact and _same_articles(reusable, articles):
             report.passages, report.version = reusable.manifest["counts"]["passages"], reusable.version
             return report  # nothing changed: keep serving the live version
-        plan = _plan(articles, reusable, tokenizer, settings.passage_tokens, progress)
-        if not plan.passages:
-            raise QABotError(f"the articles in {corpus_dir} contain no text to index; add articles and run again")
-        report.passages, report.embedded = len(plan.passages), len(plan.rows_to_embed)
-        report.version = _write_version(index_dir, built_with, articles, plan, embedder, settings, progress)
+        sources = _Sources(articles, reusable, tokenizer, embedder)
+        report.version, plan = _write_version(index_dir, built_with, sources, settings, progress)
+        report.passages, report.embedded = plan.passages, len(plan.rows_to_embed)
     finally:
         if previous is not None:
             previous.connection.close()
@@ -701,47 +768,64 @@ def _same_articles(previous: _Previous, articles: list[Article]) -> bool:
 
 
 @dataclass
-class _Plan:
-    """A new version's rows (passage i is row i of vectors.npy and FAISS) and where each row's vector comes from."""
+class _Sources:
+    """What a new version is made from: the corpus's articles (sorted by path), the live version's reusable rows,
+    the reader's tokenizer (passage sizes) and the embedder."""
 
-    sentences: list[Sentence]
-    passages: list[Passage]
+    articles: list[Article]
+    reusable: _Previous | None
+    tokenizer: Any
+    embedder: Embedder
+
+
+@dataclass
+class _Plan:
+    """A new version's rows (passage i is row i of vectors.npy and FAISS) and where each row's vector comes from.
+
+    The records themselves are in the new store already; the plan holds row numbers only."""
+
     previous_vectors: VectorFile | None  # the live version's, for the reused rows
+    sentences: int = 0
+    passages: int = 0
     reused_rows: array = field(default_factory=lambda: array("q"))  # rows copied from previous_vectors ...
     reused_from: array = field(default_factory=lambda: array("q"))  # ... from these rows of it
     rows_to_embed: array = field(default_factory=lambda: array("q"))
 
 
-def _plan(
-    articles: list[Article], reusable: _Previous | None, tokenizer: Any, passage_tokens: int, progress: bool
-) -> _Plan:
-    """Sentences and passages of every article: stored ones for articles that did not change, else split anew."""
-    plan = _Plan([], [], reusable.vectors if reusable else None)
-    for article in tqdm(articles, desc="Splitting articles", unit="article", disable=not progress):
+def _plan(store: sqlite3.Connection, sources: _Sources, passage_tokens: int, progress: bool) -> _Plan:
+    """Every article's sentences and passages, written to ``store`` as they are made: stored ones for articles that
+    did not change, else split anew. Each article's text is dropped from ``sources.articles`` once stored, so a
+    large corpus is never held in memory whole."""
+    reusable, articles = sources.reusable, sources.articles
+    plan = _Plan(reusable.vectors if reusable else None)
+    for position, article in enumerate(tqdm(articles, desc="Splitting articles", unit="article", disable=not progress)):
         if reusable and article.article_id in reusable.articles:
-            plan.sentences.extend(reusable.sentences(article.article_id))
+            sentences = reusable.sentences(article.article_id)
+            passages = []
             for old_row, passage in reusable.passages_with_rows(article.article_id):
-                plan.reused_rows.append(len(plan.passages))
+                plan.reused_rows.append(plan.passages + len(passages))
                 plan.reused_from.append(old_row)
-                plan.passages.append(passage)
-            continue
-        article_sentences = split_sentences(article)
-        plan.sentences.extend(article_sentences)
-        for passage in build_passages(article, article_sentences, tokenizer, passage_tokens):
-            plan.rows_to_embed.append(len(plan.passages))
-            plan.passages.append(passage)
+                passages.append(passage)
+        else:
+            sentences = split_sentences(article)
+            passages = build_passages(article, sentences, sources.tokenizer, passage_tokens)
+            plan.rows_to_embed.extend(range(plan.passages, plan.passages + len(passages)))
+        _store_article(store, article, sentences, plan.passages, passages)
+        plan.sentences += len(sentences)
+        plan.passages += len(passages)
+        articles[position] = replace(article, text="")
+    store.commit()
     return plan
 
 
-def _write_vectors(path: Path, plan: _Plan, embedder: Embedder, progress: bool) -> VectorFile:
+def _write_vectors(path: Path, plan: _Plan, texts: _StoredTexts, embedder: Embedder, progress: bool) -> VectorFile:
     """vectors.npy written as the vectors come: reused ones copied, new ones stored as each block is embedded."""
-    vectors = VectorFile.create(path, len(plan.passages), embedder.dimension)
+    vectors = VectorFile.create(path, plan.passages, embedder.dimension)
     reused_rows, reused_from = np.frombuffer(plan.reused_rows, np.int64), np.frombuffer(plan.reused_from, np.int64)
     for begin in range(0, len(reused_rows), BLOCK_ROWS):
         block = slice(begin, begin + BLOCK_ROWS)
         vectors[reused_rows[block]] = plan.previous_vectors[reused_from[block]]
     rows = np.frombuffer(plan.rows_to_embed, np.int64)
-    texts = [plan.passages[row].text for row in plan.rows_to_embed]
     with tqdm(total=len(texts), desc="Embedding", unit="passage", disable=not progress) as bar:
         for first, block_vectors in embedder.encode_blocks(texts):
             vectors[rows[first : first + len(block_vectors)]] = block_vectors
@@ -750,48 +834,44 @@ def _write_vectors(path: Path, plan: _Plan, embedder: Embedder, progress: bool) 
 
 
 def _write_version(
-    index_dir: Path,
-    built_with: dict,
-    articles: list[Article],
-    plan: _Plan,
-    embedder: Embedder,
-    settings: Settings,
-    progress: bool,
-) -> str:
-    """Write a complete version under a temporary name, then make it the live one; returns its id."""
+    index_dir: Path, built_with: dict, sources: _Sources, settings: Settings, progress: bool
+) -> tuple[str, _Plan]:
+    """Write a complete version under a temporary name, then make it the live one; returns its id and plan."""
     version = _new_version_id()
     partial_dir = index_dir / VERSIONS / (version + PARTIAL_SUFFIX)
     partial_dir.mkdir()
     try:
-        _write_files(partial_dir, version, built_with, articles, plan, embedder, settings, progress)
+        plan = _write_files(partial_dir, version, built_with, sources, settings, progress)
     except BaseException:
         shutil.rmtree(partial_dir, ignore_errors=True)  # (a kill -9 leaves it for the next run instead)
         raise
     os.rename(partial_dir, index_dir / VERSIONS / version)
     _fsync(index_dir / VERSIONS)
     _switch_current(index_dir, version)
-    return version
+    return version, plan
 
 
 def _write_files(
-    partial_dir: Path,
-    version: str,
-    built_with: dict,
-    articles: list[Article],
-    plan: _Plan,
-    embedder: Embedder,
-    settings: Settings,
-    progress: bool,
-) -> None:
-    vectors = _write_vectors(partial_dir / VECTORS, plan, embedder, progress)
-    _write_store(partial_dir / STORE, articles, plan.sentences, plan.passages)
-    counts = {"articles": len(articles), "sentences": len(plan.sentences), "passages": len(plan.passages)}
-    plan.sentences.clear()  # stored now, and never read again: freed before FAISS and BM25 take their memory
-    faiss_index = build_faiss(vectors, settings)
-    faiss.write_index(faiss_index, str(partial_dir / FAISS_INDEX))
-    faiss_kind = faiss_description(faiss_index)
-    del faiss_index  # it holds every vector (1.5 GB at 1M passages): freed before BM25 indexes the texts
-    _write_bm25(partial_dir / BM25_DIR, plan.passages)
+    partial_dir: Path, version: str, built_with: dict, sources: _Sources, settings: Settings, progress: bool
+) -> _Plan:
+    """Store, vectors, FAISS and BM25, each streamed: what is held at once does not grow with the corpus, except
+    FAISS's own copy of the vectors and BM25's score matrix."""
+    store = _create_store(partial_dir / STORE)
+    try:
+        plan = _plan(store, sources, settings.passage_tokens, progress)
+        if not plan.passages:
+            raise QABotError(
+                f"the articles in {built_with['corpus_dir']} contain no text to index; add articles and run again"
+            )
+        texts = _StoredTexts(store, np.frombuffer(plan.rows_to_embed, np.int64))
+        vectors = _write_vectors(partial_dir / VECTORS, plan, texts, sources.embedder, progress)
+        faiss_index = build_faiss(vectors, settings)
+        faiss.write_index(faiss_index, str(partial_dir / FAISS_INDEX))
+        faiss_kind = faiss_description(faiss_index)
+        del faiss_index  # it holds every vector (1.5 GB at 1M passages): freed before BM25 indexes the texts
+        _write_bm25(partial_dir / BM25_DIR, store, plan.passages, progress)
+    finally:
+        store.close()
     manifest = {
         "format_version": FORMAT_VERSION,
         "version": version,
@@ -799,7 +879,7 @@ def _write_files(
         **built_with,
         "faiss": faiss_kind,
         "bm25": {"stopwords": "en", "stemmer": "snowball-english"},
-        "counts": counts,
+        "counts": {"articles": len(sources.articles), "sentences": plan.sentences, "passages": plan.passages},
         "files": {
             str(path.relative_to(partial_dir)): {"bytes": path.stat().st_size, "crc32": _checksum(path)}
             for path in _version_files(partial_dir)
@@ -807,6 +887,7 @@ def _write_files(
     }
     (partial_dir / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     _fsync_tree(partial_dir)
+    return plan
 
 
 def _reuse_key(manifest: dict) -> tuple:

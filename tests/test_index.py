@@ -510,3 +510,31 @@ def test_killed_indexer_leaves_the_previous_index_serving_and_the_next_sync_comp
             "Who is the pilot of Velmora217 harbour?", 1, mode="bm25"
         )
         assert "captain Arno217" in found[0].passage.text
+
+
+def test_a_build_streamed_in_small_blocks_scores_bm25_and_stores_vectors_as_if_built_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bm25s
+
+    import qa_bot.index as index_module
+
+    monkeypatch.setattr(index_module, "BLOCK_ROWS", 3)  # every block boundary crossed many times
+    corpus = write_corpus(tmp_path / "corpus", {**ARTICLES, **generated_articles(12)})
+    sync_index(corpus, tmp_path / "index", index_settings(), progress=False, embedder=minilm())
+
+    index = OpenIndex.load(tmp_path / "index")
+    texts = [p.text for p in index.passages(list(range(index.passage_count)))]
+    assert len(texts) > 3 * 5
+    whole = bm25s.BM25()
+    whole.index(index_module.bm25_tokens(texts), show_progress=False)
+    for question in [*QUESTIONS, "Which harbour received 10 cargo ships?", "the"]:
+        tokens = index_module.bm25_tokens([question])[0]
+        streamed_ids, whole_ids = index.bm25.get_tokens_ids(tokens), whole.get_tokens_ids(tokens)
+        assert len(streamed_ids) == len(whole_ids)
+        if whole_ids:
+            np.testing.assert_array_equal(
+                index.bm25.get_scores_from_ids(streamed_ids), whole.get_scores_from_ids(whole_ids)
+            )
+    stored = np.load(live_version_dir(tmp_path / "index") / "vectors.npy")
+    np.testing.assert_allclose(stored, minilm().encode(texts), atol=1e-5)
