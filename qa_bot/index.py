@@ -94,7 +94,7 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_english_stemmer(), return_ids=False, show_progress=False)
 
 
-def build_faiss(vectors: np.ndarray | VectorFile, settings: Settings) -> faiss.Index:
+def build_faiss(vectors: np.ndarray | VectorFile, settings: Settings, progress: bool = False) -> faiss.Index:
     """Inner-product index over L2-normalised vectors: exact below ``settings.ann_threshold``, IVF-Flat above.
 
     IVF-Flat rather than HNSW: its inverted lists can be memory-mapped (an HNSW graph cannot), so a large index
@@ -111,8 +111,11 @@ def build_faiss(vectors: np.ndarray | VectorFile, settings: Settings) -> faiss.I
         sample = np.random.default_rng(0).permutation(count)[: lists * IVF_TRAINING_POINTS_PER_LIST]
         index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
         index.nprobe = min(IVF_NPROBE, lists)  # stored in the index file
-    for begin in range(0, count, BLOCK_ROWS):
-        index.add(np.ascontiguousarray(vectors[begin : begin + BLOCK_ROWS], dtype=np.float32))
+    with tqdm(total=count, desc="Filling the vector index", unit="passage", disable=not progress) as bar:
+        for begin in range(0, count, BLOCK_ROWS):
+            block = np.ascontiguousarray(vectors[begin : begin + BLOCK_ROWS], dtype=np.float32)
+            index.add(block)
+            bar.update(len(block))
     return index
 
 
@@ -865,7 +868,7 @@ def _write_files(
             )
         texts = _StoredTexts(store, np.frombuffer(plan.rows_to_embed, np.int64))
         vectors = _write_vectors(partial_dir / VECTORS, plan, texts, sources.embedder, progress)
-        faiss_index = build_faiss(vectors, settings)
+        faiss_index = build_faiss(vectors, settings, progress)
         faiss.write_index(faiss_index, str(partial_dir / FAISS_INDEX))
         faiss_kind = faiss_description(faiss_index)
         del faiss_index  # it holds every vector (1.5 GB at 1M passages): freed before BM25 indexes the texts
