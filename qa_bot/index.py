@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from qa_bot.chunking import build_passages, split_sentences
 from qa_bot.embedding import Embedder
 from qa_bot.errors import IndexUnusable, QABotError
-from qa_bot.ingest import check_corpus_dir, scan_corpus
+from qa_bot.ingest import CorpusScan, check_corpus_dir, scan_corpus
 from qa_bot.settings import Settings
 from qa_bot.types import Article, ArticleInfo, Passage, Sentence
 
@@ -709,12 +709,11 @@ def _sync_locked(
     for stale in versions_dir.glob("*" + PARTIAL_SUFFIX):
         shutil.rmtree(stale, ignore_errors=True)  # left by an indexer that was killed
 
-    scan = scan_corpus(corpus_dir, settings.max_article_bytes)
+    scan = scan_corpus(corpus_dir, settings.max_article_bytes, keep_texts=False)
     if not scan.articles:
         first = f" ({scan.problems[0]})" if scan.problems else ""
         raise QABotError(f"no readable articles in {corpus_dir}{first}; add article files and run again")
     articles = sorted({a.article_id: a for a in scan.articles}.values(), key=lambda a: a.path)
-    scan.articles.clear()  # the sorted list is the only one holding the texts, so each goes once it is stored
     embedder = embedder or Embedder.from_settings(settings)
     tokenizer = _load_tokenizer(settings)
     built_with = {
@@ -738,7 +737,7 @@ def _sync_locked(
         if reusable and reusable.intact and _same_articles(reusable, articles):
             report.passages, report.version = reusable.manifest["counts"]["passages"], reusable.version
             return report  # nothing changed: keep serving the live version
-        sources = _Sources(articles, reusable, tokenizer, embedder)
+        sources = _Sources(scan, articles, reusable, tokenizer, embedder, settings.max_article_bytes)
         report.version, plan = _write_version(index_dir, built_with, sources, settings, progress)
         report.passages, report.embedded = plan.passages, len(plan.rows_to_embed)
     finally:
@@ -772,13 +771,15 @@ def _same_articles(previous: _Previous, articles: list[Article]) -> bool:
 
 @dataclass
 class _Sources:
-    """What a new version is made from: the corpus's articles (sorted by path), the live version's reusable rows,
-    the reader's tokenizer (passage sizes) and the embedder."""
+    """What a new version is made from: the corpus's articles (sorted by path, texts not loaded), the live
+    version's reusable rows, the reader's tokenizer (passage sizes) and the embedder."""
 
+    scan: CorpusScan
     articles: list[Article]
     reusable: _Previous | None
     tokenizer: Any
     embedder: Embedder
+    max_article_bytes: int
 
 
 @dataclass
@@ -797,11 +798,13 @@ class _Plan:
 
 def _plan(store: sqlite3.Connection, sources: _Sources, passage_tokens: int, progress: bool) -> _Plan:
     """Every article's sentences and passages, written to ``store`` as they are made: stored ones for articles that
-    did not change, else split anew. Each article's text is dropped from ``sources.articles`` once stored, so a
-    large corpus is never held in memory whole."""
+    did not change, else split anew. Texts are read one file at a time, so a large corpus is never held whole."""
     reusable, articles = sources.reusable, sources.articles
     plan = _Plan(reusable.vectors if reusable else None)
-    for position, article in enumerate(tqdm(articles, desc="Splitting articles", unit="article", disable=not progress)):
+    with_texts = sources.scan.with_texts(articles, sources.max_article_bytes)
+    for article in tqdm(
+        with_texts, total=len(articles), desc="Splitting articles", unit="article", disable=not progress
+    ):
         if reusable and article.article_id in reusable.articles:
             sentences = reusable.sentences(article.article_id)
             passages = []
@@ -816,7 +819,6 @@ def _plan(store: sqlite3.Connection, sources: _Sources, passage_tokens: int, pro
         _store_article(store, article, sentences, plan.passages, passages)
         plan.sentences += len(sentences)
         plan.passages += len(passages)
-        articles[position] = replace(article, text="")
     store.commit()
     return plan
 

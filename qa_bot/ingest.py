@@ -11,7 +11,8 @@ import json
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import charset_normalizer
@@ -55,8 +56,27 @@ class IngestError(QABotError):
 
 @dataclass
 class CorpusScan:
+    root: Path  # the corpus folder, resolved
     articles: list[Article] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # one line per skipped file/record or notice
+    files: dict[str, str] = field(default_factory=dict)  # article path -> the file it came from (relative)
+
+    def with_texts(self, articles: list[Article], max_bytes: int) -> Iterator[Article]:
+        """``articles`` (from a scan made without texts) again with their texts, each file read once more, in the
+        order given; so a large corpus never needs all its texts in memory at once."""
+        read_from, by_path = None, {}
+        for article in articles:
+            relative = self.files[article.path]
+            if relative != read_from:
+                try:
+                    by_path = {a.path: a for a in parse_file(self.root / relative, relative, max_bytes)}
+                except IngestError:
+                    by_path = {}
+                read_from = relative
+            fresh = by_path.get(article.path)
+            if fresh is None or fresh.article_id != article.article_id:
+                raise QABotError(f"{article.path} changed while it was being indexed; run the indexing again")
+            yield fresh
 
 
 def article_id_for(text: str) -> str:
@@ -124,11 +144,12 @@ def check_corpus_dir(corpus_dir: Path) -> None:
         raise QABotError(f"corpus folder '{corpus_dir}' is a file, not a folder; pass the folder holding the articles")
 
 
-def scan_corpus(corpus_dir: Path, max_bytes: int) -> CorpusScan:
-    """Every article under ``corpus_dir``, deduplicated by content, in sorted path order."""
+def scan_corpus(corpus_dir: Path, max_bytes: int, keep_texts: bool = True) -> CorpusScan:
+    """Every article under ``corpus_dir``, deduplicated by content, in sorted path order; without ``keep_texts``
+    their texts are "" (``CorpusScan.with_texts`` reads them again)."""
     check_corpus_dir(corpus_dir)
     root = corpus_dir.resolve()
-    scan = CorpusScan()
+    scan = CorpusScan(root=root)
     first_path_of: dict[str, str] = {}
     for relative, path in _corpus_files(root, scan.problems):
         notices: list[str] = []
@@ -143,7 +164,8 @@ def scan_corpus(corpus_dir: Path, max_bytes: int) -> CorpusScan:
                 scan.problems.append(f"skipped {article.path}: same text as {first_path_of[article.article_id]}")
                 continue
             first_path_of[article.article_id] = article.path
-            scan.articles.append(article)
+            scan.files[article.path] = relative
+            scan.articles.append(article if keep_texts else replace(article, text=""))
     return scan
 
 

@@ -538,3 +538,26 @@ def test_a_build_streamed_in_small_blocks_scores_bm25_and_stores_vectors_as_if_b
             )
     stored = np.load(live_version_dir(tmp_path / "index") / "vectors.npy")
     np.testing.assert_allclose(stored, minilm().encode(texts), atol=1e-5)
+
+
+def test_an_article_changed_while_it_is_indexed_stops_the_sync_and_the_live_version_keeps_serving(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import qa_bot.index as index_module
+
+    corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(built / "corpus", corpus)
+    shutil.copytree(built / "index", index_dir)
+    (corpus / "ferry.txt").write_text("The Island Ferry\n\nThe ferry to Velmora leaves every hour.\n")
+    expected = retrieval_snapshot(OpenIndex.load(index_dir))
+    load_tokenizer = index_module._load_tokenizer
+
+    def edit_after_the_scan(settings: Settings) -> object:  # the texts are read again while splitting
+        (corpus / "ferry.txt").write_text("The Island Ferry\n\nThe ferry to Velmora now leaves twice an hour.\n")
+        return load_tokenizer(settings)
+
+    monkeypatch.setattr(index_module, "_load_tokenizer", edit_after_the_scan)
+    with pytest.raises(QABotError, match=r"^ferry.txt changed while it was being indexed; run the indexing again$"):
+        sync_index(corpus, index_dir, index_settings(), progress=False, embedder=minilm())
+    assert [p.name for p in (index_dir / VERSIONS).iterdir() if p.name.endswith(".partial")] == []
+    assert retrieval_snapshot(OpenIndex.load(index_dir)) == expected
