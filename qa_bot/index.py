@@ -657,6 +657,55 @@ class _CompactTokens:
             yield self._flat[begin:end].tolist()
 
 
+class _InPlaceBM25(bm25s.BM25):
+    """bm25s's BM25 (the same arrays and files) with its score matrix written straight into compressed columns.
+
+    bm25s builds three arrays as long as the matrix and then converts them, so its peak is several times the
+    matrix (+292 MiB against +68 MiB here at 100k passages). Each column's length is its token's document
+    frequency, so the slots are known before the scores are computed, passage by passage with bm25s's own formulas
+    (private functions: the bm25s version is pinned, and a test compares the scores with bm25s's own build).
+    """
+
+    def build_index_from_ids(
+        self,
+        unique_token_ids: list[int],
+        corpus_token_ids: Any,
+        show_progress: bool = True,
+        leave_progress: bool = False,
+    ) -> dict:
+        from bm25s.scoring import (
+            _build_idf_array,
+            _calculate_doc_freqs,
+            _get_counts_from_token_ids,
+            _select_idf_scorer,
+            _select_tfc_scorer,
+        )
+
+        if self.method in self.methods_requiring_nonoccurrence:
+            return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress)
+        self.nonoccurrence_array = None  # as bm25s sets it for these methods; its queries read it
+        passages = len(corpus_token_ids)
+        average_length = np.array([len(ids) for ids in corpus_token_ids]).mean()
+        frequencies = _calculate_doc_freqs(corpus_token_ids, unique_token_ids, show_progress=False)
+        idf = _build_idf_array(frequencies, passages, _select_idf_scorer(self.idf_method), self.dtype)
+        term_score = _select_tfc_scorer(self.method)
+        column_lengths = np.zeros(len(unique_token_ids), dtype=np.int64)
+        column_lengths[list(frequencies)] = list(frequencies.values())
+        indptr = np.concatenate([[0], np.cumsum(column_lengths)])  # int64, as bm25s's own build makes it
+        data, indices = np.empty(indptr[-1], dtype=self.dtype), np.empty(indptr[-1], dtype=self.int_dtype)
+        next_slot = indptr[:-1].copy()
+        for passage, token_ids in enumerate(corpus_token_ids):
+            columns, counts = _get_counts_from_token_ids(token_ids, dtype=self.dtype, int_dtype=self.int_dtype)
+            tfc = term_score(
+                tf_array=counts, l_d=len(token_ids), l_avg=average_length, k1=self.k1, b=self.b, delta=self.delta
+            )
+            slots = next_slot[columns]
+            data[slots] = idf[columns] * tfc
+            indices[slots] = passage
+            next_slot[columns] += 1
+        return {"data": data, "indices": indices, "indptr": indptr, "num_docs": passages}
+
+
 def _write_bm25(directory: Path, store: sqlite3.Connection, passage_count: int, progress: bool) -> None:
     """BM25 over the stored passages, their words analysed a block at a time into compact token ids."""
     tokens = _CompactTokens()
@@ -667,7 +716,7 @@ def _write_bm25(directory: Path, store: sqlite3.Connection, passage_count: int, 
             for passage_tokens in bm25_tokens(texts):
                 tokens.add(passage_tokens)
             bar.update(len(texts))
-    retriever = bm25s.BM25()
+    retriever = _InPlaceBM25()
     retriever.index(tokens, show_progress=False)
     retriever.save(str(directory), show_progress=False)
 
