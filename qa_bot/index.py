@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field, fields, replace
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from threading import Lock
 from typing import Any, overload
@@ -578,17 +578,25 @@ def _create_store(path: Path) -> sqlite3.Connection:
     return connection
 
 
+@cache
+def _insert_sql(table: str) -> str:
+    """INSERT for one table's records; a passage row is preceded by its row number."""
+    record_type = _TABLES[table]
+    columns = _select(record_type)
+    count = len(_columns(record_type))
+    if record_type is Passage:
+        columns, count = f'"{_ROW_COLUMN}", {columns}', count + 1
+    return f"INSERT INTO {table} ({columns}) VALUES ({','.join('?' * count)})"
+
+
 def _store_article(
     store: sqlite3.Connection, article: Article, sentences: list[Sentence], first_row: int, passages: list[Passage]
 ) -> None:
     """One article's rows; its passages take rows ``first_row``, ``first_row + 1``, ..."""
-    for table, records in (("articles", [article]), ("sentences", sentences)):
-        marks = ",".join("?" * len(_columns(_TABLES[table])))
-        store.executemany(f"INSERT INTO {table} ({_select(_TABLES[table])}) VALUES ({marks})", map(astuple, records))
-    marks = ",".join("?" * (len(_columns(Passage)) + 1))
+    store.execute(_insert_sql("articles"), astuple(article))
+    store.executemany(_insert_sql("sentences"), map(astuple, sentences))
     store.executemany(
-        f'INSERT INTO passages ("{_ROW_COLUMN}", {_select(Passage)}) VALUES ({marks})',
-        ((row, *astuple(passage)) for row, passage in enumerate(passages, start=first_row)),
+        _insert_sql("passages"), ((row, *astuple(passage)) for row, passage in enumerate(passages, start=first_row))
     )
 
 
