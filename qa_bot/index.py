@@ -445,8 +445,9 @@ class OpenIndex:
 def vector_space(identity: dict) -> dict:
     """The part of an embedder identity that decides which vectors it makes.
 
-    The backend is left out: onnx-int8 vectors have cosine 0.994 to torch fp32 ones, so questions embedded by
-    either find the same passages (the cross-backend recall@5 rows of `python bench/bench_embedding.py`).
+    The backend is left out: int8 vectors (onnx-int8, openvino-int8) have cosine above 0.99 to torch fp32 ones, so
+    questions embedded by any backend find the same passages (the cross-backend recall@5 rows of
+    `python bench/bench_embedding.py`).
     """
     return {key: value for key, value in identity.items() if key != "backend"}
 

@@ -10,9 +10,10 @@ operators. Two exports use this:
   it is a lookup, so int8 there would only shrink the file (23 MB, not 59 MB), not save time.
 - the extractive reader: start and end logits, fused but kept fp32 (int8 cost the bundled reader 3.3 F1).
 
-Cache layout: ``<cache dir>/onnx/<model name>-<weights fingerprint>/{<model file>, export.json}``;
-``export.json`` holds the file's sha256 and is written last, inside a folder that is renamed into place whole,
-so a half-written export is never used. A file that fails its checksum is exported again.
+Cache layout: ``<cache dir>/<runtime>/<model name>-<weights fingerprint>/{<model files>, export.json}``
+(runtime ``onnx`` here, ``openvino`` in :mod:`qa_bot.openvino_export`); ``export.json`` holds every file's sha256
+and is written last, inside a folder that is renamed into place whole, so a half-written export is never used. A
+file that fails its checksum is exported again.
 """
 
 from __future__ import annotations
@@ -47,13 +48,14 @@ _INSTALL_HINT = "install it with `pip install onnxruntime onnx`"
 
 
 @dataclass(frozen=True)
-class _Export:
+class Export:
     """One network's ONNX export: what it is called in the cache and how it is written."""
 
     recipe: str  # recorded in export.json; an export made by another recipe is redone
     model_file: str
     folder_name: str  # <model name>-<weights fingerprint>
-    write: Callable[[Path], None]  # writes the model file at the given path
+    write: Callable[[Path], None]  # writes the model file (and any file it needs beside it) at the given path
+    cache_folder: str = "onnx"  # under the cache dir, one per runtime
 
 
 def _import_onnxruntime(backend_setting: str) -> Any:
@@ -69,18 +71,18 @@ def _import_onnxruntime(backend_setting: str) -> Any:
 def int8_session(model: Any, name_or_path: str, cache_dir: Path | None, threads: int) -> Any:
     """An onnxruntime session computing ``model``'s normalised sentence embeddings with int8 weights."""
     _import_onnxruntime("QA_BOT_EMBEDDER_BACKEND")
-    _check_supported(model, name_or_path)
+    check_supported(model, name_or_path, "onnx-int8")
     transformer = model[0].auto_model.eval()
 
     def write(int8_path: Path) -> None:
         fp32_path = int8_path.with_name("model-fp32.onnx")
         sample = model.tokenizer(["an example sentence", "a second, longer example sentence"], padding=True)
-        with _eager_attention(transformer):
-            _export_fp32(_PooledEncoder(transformer), sample, {"sentence_embedding": {0: "batch"}}, fp32_path)
+        with eager_attention(transformer):
+            export_fp32(PooledEncoder(transformer), sample, {"sentence_embedding": {0: "batch"}}, fp32_path)
         _fuse_and_quantize(fp32_path, int8_path, transformer.config)
         fp32_path.unlink()
 
-    return _session(_Export(RECIPE, MODEL_FILE, _folder_name(model, name_or_path, RECIPE), write), cache_dir, threads)
+    return _session(Export(RECIPE, MODEL_FILE, folder_name(model, name_or_path, RECIPE), write), cache_dir, threads)
 
 
 def reader_session(model: Any, tokenizer: Any, name_or_path: str, cache_dir: Path | None, threads: int) -> Any:
@@ -97,8 +99,8 @@ def reader_session(model: Any, tokenizer: Any, name_or_path: str, cache_dir: Pat
             ["which one?", "what is it?"], ["the first passage", "a second, longer passage"], padding=True
         )
         logits_axes = {0: "batch", 1: "tokens"}
-        with _eager_attention(model):
-            _export_fp32(model, sample, {"start_logits": logits_axes, "end_logits": logits_axes}, fp32_path)
+        with eager_attention(model):
+            export_fp32(model, sample, {"start_logits": logits_axes, "end_logits": logits_axes}, fp32_path)
         fused = _fused(fp32_path, model.config)
         attention_layers = fused.get_fused_operator_statistics().get("Attention", 0)
         if attention_layers != model.config.num_hidden_layers:
@@ -110,7 +112,7 @@ def reader_session(model: Any, tokenizer: Any, name_or_path: str, cache_dir: Pat
         fp32_path.unlink()
         _check_reader_logits(model, sample, path)
 
-    export = _Export(READER_RECIPE, READER_MODEL_FILE, _folder_name(model, name_or_path, READER_RECIPE), write)
+    export = Export(READER_RECIPE, READER_MODEL_FILE, folder_name(model, name_or_path, READER_RECIPE), write)
     return _session(export, cache_dir, threads)
 
 
@@ -128,7 +130,7 @@ def _check_reader_logits(model: Any, sample: Any, path: Path) -> None:
         raise QABotError("the fused reader's logits differ from the model's own")
 
 
-def _session(export: _Export, cache_dir: Path | None, threads: int) -> Any:
+def _session(export: Export, cache_dir: Path | None, threads: int) -> Any:
     import onnxruntime  # its absence was reported by the caller, naming its own setting
 
     options = onnxruntime.SessionOptions()
@@ -138,22 +140,31 @@ def _session(export: _Export, cache_dir: Path | None, threads: int) -> Any:
     # spinning threads starve (ask p50 230 -> 199 ms on 2 cores, 40 questions interleaved); batch throughput is
     # the same (63.4 vs 63.3 passages/s).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    if cache_dir is not None:
-        try:
-            model_path = _cached_export(export, Path(cache_dir) / "onnx" / export.folder_name)
-            return onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        except OSError as error:
-            print(
-                f"notice: cannot use the ONNX cache in {cache_dir} ({error.strerror or error}); exporting for this "
-                "run only (set QA_BOT_CACHE_DIR to a writable folder to keep the export)",
-                file=sys.stderr,
-            )
-    with tempfile.TemporaryDirectory(prefix="qa-bot-onnx-") as folder:
-        model_path = _export_into(export, Path(folder))
+    with exported_file(export, cache_dir) as model_path:
         return onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
 
-def _check_supported(model: Any, name_or_path: str) -> None:
+@contextmanager
+def exported_file(export: Export, cache_dir: Path | None) -> Iterator[Path]:
+    """The export's model file from the verified cache (exported there first when missing or damaged); when the
+    cache cannot be written, exported into a temporary folder that lasts while the caller loads it."""
+    if cache_dir is not None:
+        try:
+            path = _cached_export(export, Path(cache_dir) / export.cache_folder / export.folder_name)
+        except OSError as error:
+            print(
+                f"notice: cannot use the model cache in {cache_dir} ({error.strerror or error}); exporting for this "
+                "run only (set QA_BOT_CACHE_DIR to a writable folder to keep the export)",
+                file=sys.stderr,
+            )
+        else:
+            yield path
+            return
+    with tempfile.TemporaryDirectory(prefix="qa-bot-export-") as folder:
+        yield _export_into(export, Path(folder))
+
+
+def check_supported(model: Any, name_or_path: str, backend: str) -> None:
     """The export reproduces Transformer -> mean pooling (-> Normalize); other heads need the torch backend."""
     modules = list(model)
     pooling = modules[1] if len(modules) > 1 else None
@@ -163,12 +174,12 @@ def _check_supported(model: Any, name_or_path: str) -> None:
         or any(type(m).__name__ != "Normalize" for m in modules[2:])
     ):
         raise QABotError(
-            f"the onnx-int8 backend supports mean-pooled transformer embedders only, not {name_or_path!r}; "
+            f"the {backend} backend supports mean-pooled transformer embedders only, not {name_or_path!r}; "
             "set QA_BOT_EMBEDDER_BACKEND=torch"
         )
 
 
-class _PooledEncoder(torch.nn.Module):
+class PooledEncoder(torch.nn.Module):
     """Transformer -> mean over real tokens -> L2 normalisation, as the sentence-transformers pipeline does."""
 
     def __init__(self, transformer: torch.nn.Module) -> None:
@@ -185,7 +196,7 @@ class _PooledEncoder(torch.nn.Module):
         return torch.nn.functional.normalize(mean, dim=-1)
 
 
-def _folder_name(model: Any, name_or_path: str, recipe: str) -> str:
+def folder_name(model: Any, name_or_path: str, recipe: str) -> str:
     """The model's name and a fingerprint of its weights and the export recipe, whatever folder or hub cache the
     weights were loaded from."""
     digest = hashlib.sha256(recipe.encode())
@@ -203,20 +214,28 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _is_valid(export: _Export, folder: Path) -> bool:
+def _is_valid(export: Export, folder: Path) -> bool:
     try:
         record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
-        return record.get("recipe") == export.recipe and record.get("sha256") == _sha256(folder / export.model_file)
-    except (OSError, ValueError, AttributeError):
+        files = record["sha256"]
+        return (
+            record.get("recipe") == export.recipe
+            and export.model_file in files
+            and all(_sha256(folder / name) == digest for name, digest in files.items())
+        )
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return False
 
 
-def _cached_export(export: _Export, folder: Path) -> Path:
+def _cached_export(export: Export, folder: Path) -> Path:
     """The verified cached file, exporting it first when missing or damaged."""
     if _is_valid(export, folder):
         return folder / export.model_file
     if folder.exists():
-        print(f"notice: the cached ONNX export in {folder} fails its checksum; exporting it again", file=sys.stderr)
+        print(
+            f"notice: the cached model export in {folder} is damaged or from another version (checksum mismatch); exporting it again",
+            file=sys.stderr,
+        )
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=folder.name + ".partial-", dir=folder.parent))
     try:
@@ -232,11 +251,16 @@ def _cached_export(export: _Export, folder: Path) -> Path:
     return folder / export.model_file
 
 
-def _export_into(export: _Export, folder: Path) -> Path:
-    """Write the model file and its ``export.json`` into ``folder``."""
+def _export_into(export: Export, folder: Path) -> Path:
+    """Write the model file (and any file it needs beside it) and an ``export.json`` with every file's sha256."""
     path = folder / export.model_file
     export.write(path)
-    record = {"recipe": export.recipe, "sha256": _sha256(path), "bytes": path.stat().st_size}
+    written = sorted(file for file in folder.iterdir() if file.name != RECORD_FILE)
+    record = {
+        "recipe": export.recipe,
+        "sha256": {file.name: _sha256(file) for file in written},
+        "bytes": sum(file.stat().st_size for file in written),
+    }
     (folder / RECORD_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
     return path
 
@@ -287,7 +311,7 @@ def _fuse_and_quantize(fp32_path: Path, int8_path: Path, config: Any) -> None:
 
 
 @contextmanager
-def _eager_attention(transformer: Any) -> Iterator[None]:
+def eager_attention(transformer: Any) -> Iterator[None]:
     """Export the eager attention: onnxruntime fuses its graph into one Attention operator per layer, while the
     SDPA export keeps a mask computation (Where) that took about a fifth of the int8 run time."""
     original = transformer.config._attn_implementation
@@ -298,7 +322,7 @@ def _eager_attention(transformer: Any) -> Iterator[None]:
         transformer.set_attn_implementation(original)
 
 
-def _export_fp32(module: torch.nn.Module, sample: Any, outputs: dict[str, dict[int, str]], path: Path) -> None:
+def export_fp32(module: torch.nn.Module, sample: Any, outputs: dict[str, dict[int, str]], path: Path) -> None:
     """Trace ``module`` on the tokenizer's ``sample`` batch; batch and token axes stay dynamic."""
     input_names = [name for name in TEXT_INPUTS if name in sample]
     inputs = tuple(torch.tensor(sample[name], dtype=torch.int64) for name in input_names)

@@ -14,7 +14,7 @@ from qa_bot.errors import QABotError
 PACKAGE_DIR = Path(__file__).resolve().parent
 READER_CONFIG = "reader_config.json"  # a reader folder's calibration, written by qa_bot.training.calibrate
 BUNDLED_READER = PACKAGE_DIR / "models" / "reader"
-BACKENDS = ("torch", "onnx-int8")  # embedder backends; see qa_bot/embedding.py
+BACKENDS = ("torch", "onnx-int8", "openvino-int8")  # embedder backends; see qa_bot/embedding.py
 
 
 def bundled_embedder() -> str:
@@ -28,9 +28,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_BOT_")
 
     embedder: str = ""  # sentence-transformers name or path; "" = bundled all-MiniLM-L6-v2
-    # onnx-int8: int8 MiniLM on onnxruntime, the faster backend; torch: the fp32 baseline (README, Scale)
-    embedder_backend: Literal["torch", "onnx-int8"] = "onnx-int8"
-    cache_dir: str = ""  # where derived models (the ONNX export) are kept; "" = $XDG_CACHE_HOME/qa-bot
+    # openvino-int8: int8 MiniLM on OpenVINO, the fastest measured; onnx-int8: int8 on onnxruntime; torch: the fp32
+    # baseline (README, Scale)
+    embedder_backend: Literal["torch", "onnx-int8", "openvino-int8"] = "openvino-int8"
+    cache_dir: str = ""  # where derived models (ONNX and OpenVINO exports) are kept; "" = $XDG_CACHE_HOME/qa-bot
     reader: str = ""  # Hugging Face extractive QA name or path; "" = bundled reader
     top_k: int = 5  # passages handed to the reader
     top_k_limit: int = 20  # hard cap on passages per question, whatever a caller asks for

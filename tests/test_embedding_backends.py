@@ -1,9 +1,13 @@
-"""Embedder backends: the onnx-int8 export matches torch, is cached and verified, and the index records its backend."""
+"""Embedder backends: the int8 exports (onnxruntime, OpenVINO) match torch, are cached and verified, and the index
+records its backend."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +19,8 @@ from qa_bot.cli import main
 from qa_bot.embedding import Embedder
 from qa_bot.errors import IndexUnusable, QABotError
 from qa_bot.index import OpenIndex, sync_index
-from qa_bot.onnx_export import MODEL_FILE, RECORD_FILE
+from qa_bot.onnx_export import MODEL_FILE, RECORD_FILE, int8_session
+from qa_bot.openvino_export import MODEL_FILE as OPENVINO_MODEL_FILE
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import Settings, bundled_embedder
 from tests.test_index import ARTICLES, QUESTIONS, RecordingEmbedder, index_settings, minilm, write_corpus
@@ -38,8 +43,13 @@ def onnx_embedder(cache_dir: Path) -> Embedder:
     return Embedder(bundled_embedder(), "onnx-int8", cache_dir)
 
 
-def export_folder(cache_dir: Path) -> Path:
-    (folder,) = (cache_dir / "onnx").iterdir()
+@pytest.fixture(scope="module")
+def openvino_embedder(cache_dir: Path) -> Embedder:
+    return Embedder(bundled_embedder(), "openvino-int8", cache_dir)
+
+
+def export_folder(cache_dir: Path, runtime: str = "onnx") -> Path:
+    (folder,) = (cache_dir / runtime).iterdir()
     return folder
 
 
@@ -53,6 +63,44 @@ def test_onnx_int8_vectors_match_torch(onnx_embedder: Embedder) -> None:
     assert onnx_embedder.identity() == {**minilm().identity(), "backend": "onnx-int8"}
 
 
+def test_openvino_int8_vectors_match_torch_whatever_the_batch(openvino_embedder: Embedder) -> None:
+    fast, reference = openvino_embedder.encode(TEXTS, batch_size=2), minilm().encode(TEXTS)
+    assert fast.shape == reference.shape and fast.dtype == np.float32
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1, atol=1e-4)
+    assert (fast * reference).sum(axis=1).min() > 0.98
+    # Activation ranges are fixed at export, so a text's vector is the same alone or in any batch (Dask workers).
+    assert np.allclose(openvino_embedder.encode(TEXTS[1:2])[0], fast[1], atol=1e-4)
+    assert openvino_embedder.identity() == {**minilm().identity(), "backend": "openvino-int8"}
+
+
+def test_openvino_export_checksums_both_files_and_is_redone_when_its_weights_are_damaged(
+    openvino_embedder: Embedder, cache_dir: Path, capsys
+) -> None:
+    folder = export_folder(cache_dir, "openvino")
+    weights = folder / OPENVINO_MODEL_FILE.replace(".xml", ".bin")
+    assert set(json.loads((folder / RECORD_FILE).read_text())["sha256"]) == {OPENVINO_MODEL_FILE, weights.name}
+    with weights.open("r+b") as stream:
+        stream.seek(100_000)
+        stream.write(b"\1" * 64)
+    again = Embedder(bundled_embedder(), "openvino-int8", cache_dir)
+    assert "checksum mismatch" in capsys.readouterr().err
+    assert np.allclose(again.encode(TEXTS), openvino_embedder.encode(TEXTS), atol=1e-5)
+
+
+def test_nncf_is_imported_with_its_usage_telemetry_off() -> None:
+    # in a fresh interpreter: under pytest NNCF turns its telemetry off by itself
+    probe = (
+        "import os\n"
+        "from qa_bot.openvino_export import _nncf_offline\n"
+        "with _nncf_offline():\n"
+        "    from nncf.telemetry import wrapper\n"
+        "print(type(wrapper.telemetry).__name__, os.environ.get('NNCF_CI'))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("NNCF_CI", "CI")}
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.split() == ["MagicMock", "None"]  # the stub, and the user's environment left as it was
+
+
 def test_export_runs_each_layer_as_fused_int8_attention(onnx_embedder: Embedder, cache_dir: Path) -> None:
     operators = Counter(node.op_type for node in onnx.load(export_folder(cache_dir) / MODEL_FILE).graph.node)
     layers = 6  # all-MiniLM-L6-v2
@@ -61,16 +109,16 @@ def test_export_runs_each_layer_as_fused_int8_attention(onnx_embedder: Embedder,
     assert operators["MatMulInteger"] == 3 * layers and "Where" not in operators  # output + both feed-forward
 
 
-def test_idle_embedder_threads_sleep_so_the_reader_that_follows_gets_the_cores(onnx_embedder: Embedder) -> None:
+def test_idle_embedder_threads_sleep_so_the_reader_that_follows_gets_the_cores(cache_dir: Path) -> None:
     # spinning onnxruntime threads slowed each question's torch reader pass (README, Scale); not timed here
-    options = onnx_embedder._session.get_session_options()
+    options = int8_session(minilm()._model, bundled_embedder(), cache_dir, 0).get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_export_is_cached_with_a_checksum_and_redone_when_damaged(onnx_embedder: Embedder, cache_dir: Path, capsys):
     folder = export_folder(cache_dir)
     record = json.loads((folder / RECORD_FILE).read_text())
-    assert len(record["sha256"]) == 64 and not list(cache_dir.glob("onnx/*.partial-*"))
+    assert len(record["sha256"][MODEL_FILE]) == 64 and not list(cache_dir.glob("onnx/*.partial-*"))
     written = (folder / MODEL_FILE).stat().st_mtime_ns
     Embedder(bundled_embedder(), "onnx-int8", cache_dir)
     assert (folder / MODEL_FILE).stat().st_mtime_ns == written  # reused, not exported again
@@ -79,7 +127,7 @@ def test_export_is_cached_with_a_checksum_and_redone_when_damaged(onnx_embedder:
         stream.seek(5000)
         stream.write(b"\0" * 64)
     again = Embedder(bundled_embedder(), "onnx-int8", cache_dir)
-    assert "fails its checksum" in capsys.readouterr().err
+    assert "checksum mismatch" in capsys.readouterr().err
     assert np.allclose(again.encode(TEXTS), onnx_embedder.encode(TEXTS), atol=1e-5)
 
 
@@ -93,7 +141,7 @@ def test_an_unwritable_cache_still_embeds_with_a_notice(tmp_path: Path, onnx_emb
 
 def test_backend_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
     monkeypatch.setenv("QA_BOT_CACHE_DIR", str(cache_dir))
-    assert Settings().embedder_backend == "onnx-int8"  # the default: the faster backend
+    assert Settings().embedder_backend == "openvino-int8"  # the default: the fastest measured (README, Scale)
     monkeypatch.setenv("QA_BOT_EMBEDDER_BACKEND", "torch")
     assert Embedder.from_settings(Settings()).identity()["backend"] == "torch"
     with pytest.raises(QABotError, match="QA_BOT_EMBEDDER_BACKEND"):
@@ -113,12 +161,13 @@ def top_passages(index: OpenIndex, embedder: Embedder, mode: str) -> list[str]:
     return [retriever.retrieve(question, 1, mode)[0].passage.passage_id for question in QUESTIONS]
 
 
-def test_an_index_records_its_backend_and_answers_questions_embedded_by_the_other(
-    torch_index: Path, onnx_embedder: Embedder
+def test_an_index_records_its_backend_and_answers_questions_embedded_by_the_others(
+    torch_index: Path, onnx_embedder: Embedder, openvino_embedder: Embedder
 ) -> None:
-    index = OpenIndex.load(torch_index, onnx_embedder.identity())  # mixing backends is allowed (measured)
-    assert index.manifest["embedder"]["backend"] == "torch"
-    assert top_passages(index, onnx_embedder, "dense") == top_passages(index, minilm(), "dense")
+    for other in (onnx_embedder, openvino_embedder):
+        index = OpenIndex.load(torch_index, other.identity())  # mixing backends is allowed (measured)
+        assert index.manifest["embedder"]["backend"] == "torch"
+        assert top_passages(index, other, "dense") == top_passages(index, minilm(), "dense")
 
 
 def test_switching_backend_reembeds_everything(torch_index: Path, tmp_path: Path, onnx_embedder: Embedder) -> None:
