@@ -70,9 +70,9 @@ class Embedder:
             input_names = [node.name for node in session.get_inputs()]
             self._run_batch = lambda batch: session.run(None, {name: batch[name] for name in input_names})[0]
         elif backend == "openvino-int8":
-            from qa_bot.openvino_export import int8_model
+            from qa_bot.openvino_export import batch_runner, int8_model
 
-            self._run_batch = int8_model(self._model, name_or_path, cache_dir, threads)
+            self._run_batch = batch_runner(int8_model(self._model, name_or_path, cache_dir, threads))
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_lock = Lock()
 

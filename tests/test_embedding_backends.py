@@ -21,6 +21,7 @@ from qa_bot.errors import IndexUnusable, QABotError
 from qa_bot.index import OpenIndex, sync_index
 from qa_bot.onnx_export import MODEL_FILE, RECORD_FILE, int8_session
 from qa_bot.openvino_export import MODEL_FILE as OPENVINO_MODEL_FILE
+from qa_bot.openvino_export import int8_model
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import Settings, bundled_embedder
 from tests.test_index import ARTICLES, QUESTIONS, RecordingEmbedder, index_settings, minilm, write_corpus
@@ -85,6 +86,13 @@ def test_openvino_export_checksums_both_files_and_is_redone_when_its_weights_are
     again = Embedder(bundled_embedder(), "openvino-int8", cache_dir)
     assert "checksum mismatch" in capsys.readouterr().err
     assert np.allclose(again.encode(TEXTS), openvino_embedder.encode(TEXTS), atol=1e-5)
+
+
+def test_openvino_threads_are_not_pinned_so_two_workers_use_two_cores(cache_dir: Path) -> None:
+    # pinned, two single-thread processes ran on the same core (README, Scale); not timed here
+    compiled = int8_model(minilm()._model, bundled_embedder(), cache_dir, 1)
+    assert compiled.get_property("ENABLE_CPU_PINNING") is False
+    assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
 
 
 def test_nncf_is_imported_with_its_usage_telemetry_off() -> None:
