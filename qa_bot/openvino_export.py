@@ -13,7 +13,6 @@ checksummed).
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
@@ -84,11 +83,20 @@ def batch_runner(compiled: Any) -> Callable[[dict], np.ndarray]:
 
 
 def _import_openvino() -> Any:
+    _hide_telemetry()
     try:
         import openvino
     except ImportError:
         raise QABotError(f"the openvino-int8 backend needs openvino; {_INSTALL_HINT}") from None
     return openvino
+
+
+def _hide_telemetry() -> None:
+    """OpenVINO sends a usage event to Google Analytics when it is imported, and NNCF when it runs, unless their
+    telemetry package is missing (each then uses its own no-op stub). qa-bot never contacts the network, so that
+    package is hidden from this process before either is imported."""
+    if "openvino_telemetry" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]  # import now raises ImportError
 
 
 def _calibration_batches(tokenizer: Any, network: Any, max_length: int) -> list[dict]:
@@ -109,29 +117,20 @@ def _calibration_batches(tokenizer: Any, network: Any, max_length: int) -> list[
 
 def _quantized(network: Any, batches: list[dict]) -> Any:
     # NNCF's progress bars go to stdout, which `qa-bot ask --json` keeps for its answer
-    with _nncf_offline() as nncf, redirect_stdout(sys.stderr):
+    with _nncf_quiet() as nncf, redirect_stdout(sys.stderr):
         return nncf.quantize(
             network, nncf.Dataset(batches), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches)
         )
 
 
 @contextmanager
-def _nncf_offline() -> Iterator[Any]:
-    """NNCF, imported with its usage telemetry off and its logging quiet.
-
-    NNCF sends anonymous usage events unless it finds itself in CI (``NNCF_CI``, read once at import); qa-bot never
-    contacts the network, so the variable is set for that import and then put back."""
-    previous = os.environ.get("NNCF_CI")
-    os.environ["NNCF_CI"] = "1"
+def _nncf_quiet() -> Iterator[Any]:
+    """NNCF, imported without its usage telemetry (see _hide_telemetry) and with its logging quiet."""
+    _hide_telemetry()
     try:
         import nncf
     except ImportError:
         raise QABotError(f"exporting the openvino-int8 embedder needs nncf; {_INSTALL_HINT}") from None
-    finally:
-        if previous is None:
-            del os.environ["NNCF_CI"]
-        else:
-            os.environ["NNCF_CI"] = previous
     nncf_logger = logging.getLogger("nncf")
     level = nncf_logger.level
     nncf_logger.setLevel(logging.ERROR)

@@ -374,7 +374,7 @@ def run(
     config_path = Path(reader_path) / TRAINING_CONFIG
     seed = json.loads(config_path.read_text(encoding="utf-8")).get("seed", 13) if config_path.is_file() else 13
     check_articles, fit_articles = split_articles(load_squad_file(heldout), 0.5, seed)
-    embedder = Embedder(settings.embedder_path())
+    embedder = Embedder.from_settings(settings)  # the backend users get (QA_BOT_EMBEDDER_BACKEND), not always torch
     reader = Reader(reader_path, settings)
     fallback = AnswerPolicy(answer_threshold=reader.threshold)
     halves = {}
