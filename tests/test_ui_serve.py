@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import socket
@@ -38,7 +39,7 @@ def ask_over_http(url: str) -> None:
             event_id = json.loads(response.read())["event_id"]
         with urllib.request.urlopen(f"{url}gradio_api/call/ask/{event_id}", timeout=60) as response:
             response.read()
-    except OSError:  # the server stopped under it, as it should
+    except (OSError, http.client.HTTPException):  # the server stopped under it (mid-stream: IncompleteRead)
         pass
 
 
