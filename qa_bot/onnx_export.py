@@ -72,14 +72,11 @@ def int8_session(model: Any, name_or_path: str, cache_dir: Path | None, threads:
     """An onnxruntime session computing ``model``'s normalised sentence embeddings with int8 weights."""
     _import_onnxruntime("QA_BOT_EMBEDDER_BACKEND")
     check_supported(model, name_or_path, "onnx-int8")
-    transformer = model[0].auto_model.eval()
 
     def write(int8_path: Path) -> None:
         fp32_path = int8_path.with_name("model-fp32.onnx")
-        sample = model.tokenizer(["an example sentence", "a second, longer example sentence"], padding=True)
-        with eager_attention(transformer):
-            export_fp32(PooledEncoder(transformer), sample, {"sentence_embedding": {0: "batch"}}, fp32_path)
-        _fuse_and_quantize(fp32_path, int8_path, transformer.config)
+        export_embedder_fp32(model, fp32_path)
+        _fuse_and_quantize(fp32_path, int8_path, model[0].auto_model.config)
         fp32_path.unlink()
 
     return _session(Export(RECIPE, MODEL_FILE, folder_name(model, name_or_path, RECIPE), write), cache_dir, threads)
@@ -99,8 +96,8 @@ def reader_session(model: Any, tokenizer: Any, name_or_path: str, cache_dir: Pat
             ["which one?", "what is it?"], ["the first passage", "a second, longer passage"], padding=True
         )
         logits_axes = {0: "batch", 1: "tokens"}
-        with eager_attention(model):
-            export_fp32(model, sample, {"start_logits": logits_axes, "end_logits": logits_axes}, fp32_path)
+        with _eager_attention(model):
+            _export_fp32(model, sample, {"start_logits": logits_axes, "end_logits": logits_axes}, fp32_path)
         fused = _fused(fp32_path, model.config)
         attention_layers = fused.get_fused_operator_statistics().get("Attention", 0)
         if attention_layers != model.config.num_hidden_layers:
@@ -164,6 +161,14 @@ def exported_file(export: Export, cache_dir: Path | None) -> Iterator[Path]:
         yield _export_into(export, Path(folder))
 
 
+def export_embedder_fp32(model: Any, path: Path) -> None:
+    """The sentence-transformers ``model`` (Transformer -> mean pooling -> L2) as an fp32 ONNX graph at ``path``."""
+    transformer = model[0].auto_model.eval()
+    sample = model.tokenizer(["an example sentence", "a second, longer example sentence"], padding=True)
+    with _eager_attention(transformer):
+        _export_fp32(_PooledEncoder(transformer), sample, {"sentence_embedding": {0: "batch"}}, path)
+
+
 def check_supported(model: Any, name_or_path: str, backend: str) -> None:
     """The export reproduces Transformer -> mean pooling (-> Normalize); other heads need the torch backend."""
     modules = list(model)
@@ -179,7 +184,7 @@ def check_supported(model: Any, name_or_path: str, backend: str) -> None:
         )
 
 
-class PooledEncoder(torch.nn.Module):
+class _PooledEncoder(torch.nn.Module):
     """Transformer -> mean over real tokens -> L2 normalisation, as the sentence-transformers pipeline does."""
 
     def __init__(self, transformer: torch.nn.Module) -> None:
@@ -311,7 +316,7 @@ def _fuse_and_quantize(fp32_path: Path, int8_path: Path, config: Any) -> None:
 
 
 @contextmanager
-def eager_attention(transformer: Any) -> Iterator[None]:
+def _eager_attention(transformer: Any) -> Iterator[None]:
     """Export the eager attention: onnxruntime fuses its graph into one Attention operator per layer, while the
     SDPA export keeps a mask computation (Where) that took about a fifth of the int8 run time."""
     original = transformer.config._attn_implementation
@@ -322,7 +327,7 @@ def eager_attention(transformer: Any) -> Iterator[None]:
         transformer.set_attn_implementation(original)
 
 
-def export_fp32(module: torch.nn.Module, sample: Any, outputs: dict[str, dict[int, str]], path: Path) -> None:
+def _export_fp32(module: torch.nn.Module, sample: Any, outputs: dict[str, dict[int, str]], path: Path) -> None:
     """Trace ``module`` on the tokenizer's ``sample`` batch; batch and token axes stay dynamic."""
     input_names = [name for name in TEXT_INPUTS if name in sample]
     inputs = tuple(torch.tensor(sample[name], dtype=torch.int64) for name in input_names)

@@ -26,10 +26,8 @@ from qa_bot.errors import QABotError
 from qa_bot.onnx_export import (
     TEXT_INPUTS,
     Export,
-    PooledEncoder,
     check_supported,
-    eager_attention,
-    export_fp32,
+    export_embedder_fp32,
     exported_file,
     folder_name,
 )
@@ -45,13 +43,10 @@ def int8_model(model: Any, name_or_path: str, cache_dir: Path | None, threads: i
     """The embedder compiled by OpenVINO for the CPU, with int8 weights and activations."""
     openvino = _import_openvino()
     check_supported(model, name_or_path, "openvino-int8")
-    transformer = model[0].auto_model.eval()
 
     def write(path: Path) -> None:
         fp32_path = path.with_name("model-fp32.onnx")
-        sample = model.tokenizer(["an example sentence", "a second, longer example sentence"], padding=True)
-        with eager_attention(transformer):
-            export_fp32(PooledEncoder(transformer), sample, {"sentence_embedding": {0: "batch"}}, fp32_path)
+        export_embedder_fp32(model, fp32_path)
         network = openvino.Core().read_model(str(fp32_path))
         quantized = _quantized(network, _calibration_batches(model.tokenizer, network, model.max_seq_length))
         openvino.save_model(quantized, str(path), compress_to_fp16=False)

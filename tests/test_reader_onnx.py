@@ -83,7 +83,7 @@ def test_a_reader_that_cannot_be_exported_runs_on_torch_with_a_notice(
     def failing_export(*args, **kwargs):
         raise RuntimeError("Exporting the operator 'aten::unknown_op' to ONNX is not supported\nmore detail")
 
-    monkeypatch.setattr(onnx_export, "export_fp32", failing_export)
+    monkeypatch.setattr(onnx_export, "_export_fp32", failing_export)
     fallback = reader(model_dir, tmp_path / "cache")
     notices = [line for line in capsys.readouterr().err.splitlines() if line.startswith("notice:")]
     reason = "Exporting the operator 'aten::unknown_op' to ONNX is not supported"  # its first line only
