@@ -1,6 +1,6 @@
 """Sentence embeddings for passages and questions (sentence-transformers weights, offline only).
 
-Two backends compute the same vectors from the same weights:
+Three backends compute nearly the same vectors from the same weights:
 
 - ``torch``: fp32 PyTorch through sentence-transformers (the reference).
 - ``onnx-int8``: the same network exported to ONNX on first use, its matrix multiplications quantized to int8

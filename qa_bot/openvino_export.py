@@ -5,8 +5,8 @@ pooling -> L2), read by OpenVINO, and quantized by NNCF's post-training quantiza
 int8 per output channel, activations int8 with ranges measured once on fixed calibration passages
 (``models/embedder_calibration.txt``, SQuAD training paragraphs), with NNCF's bias correction. Because the ranges
 are fixed, a text's vector does not depend on the batch it is embedded in (onnx-int8 measures them per batch).
-Layer norms, softmax and the pooling stay fp32 (precision hint f32, not bf16, so the vectors are the same on
-every CPU). The cache works as in :mod:`qa_bot.onnx_export` (folder ``openvino``; the IR's .xml and .bin are both
+Layer norms, softmax and the pooling stay fp32 (precision hint f32, not bf16, so they do not depend on whether
+the CPU has bf16). The cache works as in :mod:`qa_bot.onnx_export` (folder ``openvino``; the IR's .xml and .bin are both
 checksummed).
 """
 
