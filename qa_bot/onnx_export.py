@@ -49,7 +49,7 @@ _INSTALL_HINT = "install it with `pip install onnxruntime onnx`"
 
 @dataclass(frozen=True)
 class Export:
-    """One network's ONNX export: what it is called in the cache and how it is written."""
+    """One network's export (ONNX here, OpenVINO IR in qa_bot.openvino_export): its cache name and how it is written."""
 
     recipe: str  # recorded in export.json; an export made by another recipe is redone
     model_file: str
@@ -238,7 +238,8 @@ def _cached_export(export: Export, folder: Path) -> Path:
         return folder / export.model_file
     if folder.exists():
         print(
-            f"notice: the cached model export in {folder} is damaged or from another version (checksum mismatch); exporting it again",
+            f"notice: the cached model export in {folder} is damaged or from another version (checksum mismatch); "
+            "exporting it again",
             file=sys.stderr,
         )
     folder.parent.mkdir(parents=True, exist_ok=True)

@@ -43,11 +43,12 @@ def int8_model(model: Any, name_or_path: str, cache_dir: Path | None, threads: i
     """The embedder compiled by OpenVINO for the CPU, with int8 weights and activations."""
     openvino = _import_openvino()
     check_supported(model, name_or_path, "openvino-int8")
+    core = openvino.Core()
 
     def write(path: Path) -> None:
         fp32_path = path.with_name("model-fp32.onnx")
         export_embedder_fp32(model, fp32_path)
-        network = openvino.Core().read_model(str(fp32_path))
+        network = core.read_model(str(fp32_path))
         quantized = _quantized(network, _calibration_batches(model.tokenizer, network, model.max_seq_length))
         openvino.save_model(quantized, str(path), compress_to_fp16=False)
         fp32_path.unlink()
@@ -61,7 +62,7 @@ def int8_model(model: Any, name_or_path: str, cache_dir: Path | None, threads: i
         "ENABLE_CPU_PINNING": False,
     }
     with exported_file(export, cache_dir) as path:
-        return openvino.Core().compile_model(str(path), "CPU", config)
+        return core.compile_model(str(path), "CPU", config)
 
 
 def batch_runner(compiled: Any) -> Callable[[dict], np.ndarray]:
