@@ -4,7 +4,7 @@ Layout of ``index_dir``::
 
     CURRENT                 name of the live version (replaced with os.replace)
     LOCK                    held (fcntl) by the one indexer allowed at a time
-    versions/<id>/          manifest.json, store.sqlite, vectors.npy, faiss.index, bm25/
+    versions/<id>/          manifest.json, store.sqlite, vectors.npy, faiss.index (+ faiss.ivfdata), bm25/
     versions/<id>.partial/  a version being written (left behind only by a killed indexer)
 
 A version is never modified once renamed into place, so a reader that opened one keeps serving
@@ -13,6 +13,7 @@ it while newer versions appear; the indexer keeps the previous version and remov
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import hashlib
 import json
@@ -21,6 +22,7 @@ import re
 import secrets
 import shutil
 import sqlite3
+import sys
 import zlib
 from array import array
 from collections.abc import Iterator, Sequence
@@ -49,6 +51,7 @@ IVF_LISTS_PER_SQRT = 4  # inverted lists = 4 * sqrt(passages): ~250 vectors per 
 IVF_MIN_POINTS_PER_LIST = 39  # FAISS's k-means needs this many training points per centroid
 IVF_TRAINING_POINTS_PER_LIST = 64
 BLOCK_ROWS = 4096  # vectors copied, read or added to FAISS at a time: what the writer holds, not all N
+IVF_SHARD_ROWS = 65_536  # vectors in one IVF shard (96 MB) before it goes to disk to be merged
 IVF_NPROBE = 96  # 48 gave recall@10 0.940 at 100k (README, Scale); 96 is unconfirmed: `bench_ann.py --sweep`
 
 CURRENT = "CURRENT"
@@ -59,6 +62,7 @@ MANIFEST = "manifest.json"
 STORE = "store.sqlite"
 VECTORS = "vectors.npy"
 FAISS_INDEX = "faiss.index"
+FAISS_LISTS = "faiss.ivfdata"  # an IVF index's inverted lists (FAISS's on-disk format), beside FAISS_INDEX
 BM25_DIR = "bm25"
 
 _VERSION_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z_-]*")  # what _new_version_id writes
@@ -94,29 +98,104 @@ def bm25_tokens(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_english_stemmer(), return_ids=False, show_progress=False)
 
 
-def build_faiss(vectors: np.ndarray | VectorFile, settings: Settings, progress: bool = False) -> faiss.Index:
-    """Inner-product index over L2-normalised vectors: exact below ``settings.ann_threshold``, IVF-Flat above.
+def _empty_faiss(
+    vectors: np.ndarray | VectorFile, settings: Settings, training_file: Path | None = None
+) -> faiss.Index:
+    """Inner-product index over L2-normalised vectors, still empty: exact below ``settings.ann_threshold``, else
+    IVF-Flat with its centroids trained on a sample of ``vectors`` (64 per list, 375 MB at 1M passages). With
+    ``training_file`` the sample is copied there a block at a time and k-means reads it mapped, so it is pages of a
+    file, which the kernel can reclaim, rather than heap.
 
     IVF-Flat rather than HNSW: its inverted lists can be memory-mapped (an HNSW graph cannot), so a large index
     starts in milliseconds with a small RSS, and k-means plus list assignment builds faster than a graph. Its
     recall and latency at 1M are measured by `python bench/bench_ann.py --size 1000000 --json`.
-    ``vectors`` is read a block at a time (the IVF training sample at once); the index itself holds them all.
     """
     count, dimension = vectors.shape
     if count < settings.ann_threshold:
-        index = faiss.IndexFlatIP(dimension)
+        return faiss.IndexFlatIP(dimension)
+    lists = max(1, min(IVF_LISTS_PER_SQRT * int(np.sqrt(count)), count // IVF_MIN_POINTS_PER_LIST))
+    index = faiss.index_factory(dimension, f"IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT)
+    rows = np.sort(np.random.default_rng(0).permutation(count)[: lists * IVF_TRAINING_POINTS_PER_LIST])
+    if training_file is None:
+        index.train(np.ascontiguousarray(vectors[rows], dtype=np.float32))
     else:
-        lists = max(1, min(IVF_LISTS_PER_SQRT * int(np.sqrt(count)), count // IVF_MIN_POINTS_PER_LIST))
-        index = faiss.index_factory(dimension, f"IVF{lists},Flat", faiss.METRIC_INNER_PRODUCT)
-        sample = np.random.default_rng(0).permutation(count)[: lists * IVF_TRAINING_POINTS_PER_LIST]
-        index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
-        index.nprobe = min(IVF_NPROBE, lists)  # stored in the index file
-    with tqdm(total=count, desc="Filling the vector index", unit="passage", disable=not progress) as bar:
-        for begin in range(0, count, BLOCK_ROWS):
-            block = np.ascontiguousarray(vectors[begin : begin + BLOCK_ROWS], dtype=np.float32)
-            index.add(block)
-            bar.update(len(block))
+        sample = VectorFile.create(training_file, len(rows), dimension)
+        for begin in range(0, len(rows), BLOCK_ROWS):
+            sample[begin : begin + BLOCK_ROWS] = vectors[rows[begin : begin + BLOCK_ROWS]]
+        index.train(np.load(training_file, mmap_mode="r"))
+    index.nprobe = min(IVF_NPROBE, lists)  # stored in the index file
     return index
+
+
+def _fill(index: faiss.Index, vectors: np.ndarray | VectorFile, rows: range, bar: tqdm) -> None:
+    """Add ``vectors[rows]`` a block at a time; IVF lists record each vector's row (a flat index numbers them in
+    order, so it is filled from row 0)."""
+    for begin in range(rows.start, rows.stop, BLOCK_ROWS):
+        end = min(begin + BLOCK_ROWS, rows.stop)
+        block = np.ascontiguousarray(vectors[begin:end], dtype=np.float32)
+        if isinstance(index, faiss.IndexIVF):
+            index.add_with_ids(block, np.arange(begin, end, dtype=np.int64))
+        else:
+            index.add(block)
+        bar.update(len(block))
+
+
+def _fill_bar(count: int, progress: bool) -> tqdm:
+    return tqdm(total=count, desc="Filling the vector index", unit="passage", disable=not progress)
+
+
+def build_faiss(vectors: np.ndarray | VectorFile, settings: Settings, progress: bool = False) -> faiss.Index:
+    """The index `write_faiss` writes, built in memory instead (it holds every vector): for benchmarks and tests."""
+    index = _empty_faiss(vectors, settings)
+    with _fill_bar(len(vectors), progress) as bar:
+        _fill(index, vectors, range(len(vectors)), bar)
+    return index
+
+
+def write_faiss(vectors: VectorFile, settings: Settings, path: Path, progress: bool = False) -> dict:
+    """Write the vector index to ``path`` holding at most one shard of vectors at a time; returns its description.
+
+    A flat index (below ``settings.ann_threshold``) is built in memory. An IVF index is filled shard by shard
+    (``IVF_SHARD_ROWS`` vectors, each shard written to a scratch folder beside ``path``), then the shards' inverted
+    lists are merged into one file next to ``path`` (`FAISS_LISTS`, FAISS's on-disk lists: its recipe for indexes
+    larger than memory), which the loader memory-maps. Each list keeps its vectors in row order, as one in-memory
+    build would.
+    """
+    scratch_dir = path.with_name(path.name + ".scratch")
+    scratch_dir.mkdir()
+    try:
+        index = _empty_faiss(vectors, settings, scratch_dir / "training.npy")
+        with _fill_bar(len(vectors), progress) as bar:
+            if isinstance(index, faiss.IndexIVF):
+                _fill_in_shards(index, vectors, scratch_dir, bar)
+                _merge_shards(index, sorted(scratch_dir.glob("shard*.index")), path.with_name(FAISS_LISTS))
+            else:
+                _fill(index, vectors, range(len(vectors)), bar)
+        faiss.write_index(index, str(path))
+    finally:
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+    return faiss_description(index)
+
+
+def _fill_in_shards(index: faiss.IndexIVF, vectors: VectorFile, scratch_dir: Path, bar: tqdm) -> None:
+    """Copies of the trained, empty ``index`` filled with ``IVF_SHARD_ROWS`` vectors each, written one by one."""
+    for number, begin in enumerate(range(0, len(vectors), IVF_SHARD_ROWS)):
+        shard = faiss.clone_index(index)
+        _fill(shard, vectors, range(begin, min(begin + IVF_SHARD_ROWS, len(vectors))), bar)
+        faiss.write_index(shard, str(scratch_dir / f"shard{number:06d}.index"))
+
+
+def _merge_shards(index: faiss.IndexIVF, shard_paths: list[Path], lists_path: Path) -> None:
+    """faiss.contrib.ondisk.merge_ondisk, except that the shards are closed afterwards (it leaves them mapped)."""
+    shards = [faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY) for path in shard_paths]
+    shard_lists = faiss.InvertedListsPtrVector()
+    for shard in shards:
+        shard_lists.push_back(faiss.extract_index_ivf(shard).invlists)
+    merged = faiss.OnDiskInvertedLists(index.nlist, index.code_size, str(lists_path))
+    with _silence_native_stdout():
+        index.ntotal = merged.merge_from_multiple(shard_lists.data(), shard_lists.size(), False)
+    index.replace_invlists(merged, True)
+    merged.this.disown()  # the index owns (and frees) the merged lists now
 
 
 class VectorFile:
@@ -168,13 +247,37 @@ def search_parameters(index: faiss.Index) -> dict:
     return {key: description[key] for key in ("nprobe", "ef_search") if key in description}
 
 
-# Flat and IVF files are memory-mapped on load (pages read on demand, shared between processes); an HNSW
-# graph (indexes written before IVF became the large-size default) is read into memory.
+# Flat and IVF files are memory-mapped on load (pages read on demand, shared between processes): IVF lists in a
+# FAISS_LISTS file map that file, found beside the index file wherever the version was written; lists inside the
+# index file (versions written before the lists were streamed to disk) map the index file. An HNSW graph (indexes
+# written before IVF became the large-size default) is read into memory.
 _READ_FLAGS = {"flat": faiss.IO_FLAG_MMAP_IFC, "ivf": faiss.IO_FLAG_MMAP}
 
 
 def read_faiss(path: Path, kind: str | None) -> faiss.Index:
+    if kind == "ivf" and path.with_name(FAISS_LISTS).exists():
+        with _silence_native_stdout():
+            return faiss.read_index(str(path), faiss.IO_FLAG_ONDISK_SAME_DIR | faiss.IO_FLAG_READ_ONLY)
     return faiss.read_index(str(path), _READ_FLAGS.get(kind or "", 0) | faiss.IO_FLAG_READ_ONLY)
+
+
+@contextmanager
+def _silence_native_stdout() -> Iterator[None]:
+    """FAISS's on-disk lists print a line to stdout (C's printf) when they are written or opened ("resizing ...",
+    "updating ondisk filename ..."): noise in a terminal, and stdout carries `--json` output. For that moment the
+    process's stdout goes to /dev/null."""
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    libc.fflush(None)
+    saved = os.dup(1)
+    with open(os.devnull, "wb") as devnull:
+        os.dup2(devnull.fileno(), 1)
+    try:
+        yield
+    finally:
+        libc.fflush(None)
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _rebuild_hint(index_dir: Path, corpus_dir: str | None = None) -> str:
@@ -641,39 +744,53 @@ def _column_type(record_type: type, column: str) -> str:
     return "INTEGER NOT NULL" if annotation in ("int", int) else "TEXT NOT NULL"
 
 
-class _CompactTokens:
-    """Every passage's BM25 token ids in one flat array (4 bytes a token instead of a list of strings), read by
-    bm25s as ``ids`` (one list per passage, made as it iterates) and ``vocab`` (token -> id)."""
+class _SpilledTokens:
+    """Every passage's BM25 token ids, appended to a scratch file as they are made (4 bytes a token) and read back
+    in order, one list per passage, by bm25s as ``ids`` with ``vocab`` (token -> id). Held in memory: the
+    vocabulary and one end offset per passage."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path) -> None:
         self.vocab: dict[str, int] = {}
-        self._flat = array("i")
+        self._path = path
         self._ends = array("q", [0])
+        self._stream = path.open("wb")
 
     def add(self, tokens: list[str]) -> None:
-        self._flat.extend(self.vocab.setdefault(token, len(self.vocab)) for token in tokens)
-        self._ends.append(len(self._flat))
+        ids = array("i", (self.vocab.setdefault(token, len(self.vocab)) for token in tokens))
+        ids.tofile(self._stream)
+        self._ends.append(self._ends[-1] + len(ids))
+
+    def finish(self) -> None:
+        self._stream.close()  # (again: a no-op)
 
     @property
-    def ids(self) -> _CompactTokens:
+    def ids(self) -> _SpilledTokens:
         return self
 
     def __len__(self) -> int:
         return len(self._ends) - 1
 
     def __iter__(self) -> Iterator[list[int]]:
-        for begin, end in zip(self._ends, self._ends[1:]):
-            yield self._flat[begin:end].tolist()
+        with self._path.open("rb") as stream:
+            for begin, end in zip(self._ends, self._ends[1:]):
+                ids = array("i")
+                ids.fromfile(stream, end - begin)
+                yield ids.tolist()
 
 
 class _InPlaceBM25(bm25s.BM25):
-    """bm25s's BM25 (the same arrays and files) with its score matrix written straight into compressed columns.
+    """bm25s's BM25 (the same arrays and files) with its score matrix written straight into compressed columns on
+    disk, in files under ``scratch_dir`` that `save` copies into the index.
 
     bm25s builds three arrays as long as the matrix and then converts them, so its peak is several times the
-    matrix (+292 MiB against +68 MiB here at 100k passages). Each column's length is its token's document
+    matrix (+292 MiB against +68 MiB in memory at 100k passages). Each column's length is its token's document
     frequency, so the slots are known before the scores are computed, passage by passage with bm25s's own formulas
     (private functions: the bm25s version is pinned, and a test compares the scores with bm25s's own build).
     """
+
+    def __init__(self, scratch_dir: Path) -> None:
+        super().__init__()
+        self.scratch_dir = scratch_dir
 
     def build_index_from_ids(
         self,
@@ -694,14 +811,15 @@ class _InPlaceBM25(bm25s.BM25):
             return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress)
         self.nonoccurrence_array = None  # as bm25s sets it for these methods; its queries read it
         passages = len(corpus_token_ids)
-        average_length = np.array([len(ids) for ids in corpus_token_ids]).mean()
+        average_length = np.fromiter((len(ids) for ids in corpus_token_ids), np.int64, passages).mean()
         frequencies = _calculate_doc_freqs(corpus_token_ids, unique_token_ids, show_progress=False)
         idf = _build_idf_array(frequencies, passages, _select_idf_scorer(self.idf_method), self.dtype)
         term_score = _select_tfc_scorer(self.method)
         column_lengths = np.zeros(len(unique_token_ids), dtype=np.int64)
         column_lengths[list(frequencies)] = list(frequencies.values())
         indptr = np.concatenate([[0], np.cumsum(column_lengths)])  # int64, as bm25s's own build makes it
-        data, indices = np.empty(indptr[-1], dtype=self.dtype), np.empty(indptr[-1], dtype=self.int_dtype)
+        data = np.lib.format.open_memmap(self.scratch_dir / "data.npy", "w+", self.dtype, (indptr[-1],))
+        indices = np.lib.format.open_memmap(self.scratch_dir / "indices.npy", "w+", self.int_dtype, (indptr[-1],))
         next_slot = indptr[:-1].copy()
         for passage, token_ids in enumerate(corpus_token_ids):
             columns, counts = _get_counts_from_token_ids(token_ids, dtype=self.dtype, int_dtype=self.int_dtype)
@@ -716,18 +834,26 @@ class _InPlaceBM25(bm25s.BM25):
 
 
 def _write_bm25(directory: Path, store: sqlite3.Connection, passage_count: int, progress: bool) -> None:
-    """BM25 over the stored passages, their words analysed a block at a time into compact token ids."""
-    tokens = _CompactTokens()
-    sql = f'SELECT text FROM passages WHERE "{_ROW_COLUMN}" >= ? AND "{_ROW_COLUMN}" < ? ORDER BY "{_ROW_COLUMN}"'
-    with tqdm(total=passage_count, desc="Indexing words", unit="passage", disable=not progress) as bar:
-        for begin in range(0, passage_count, BLOCK_ROWS):
-            texts = [text for (text,) in store.execute(sql, (begin, begin + BLOCK_ROWS))]
-            for passage_tokens in bm25_tokens(texts):
-                tokens.add(passage_tokens)
-            bar.update(len(texts))
-    retriever = _InPlaceBM25()
-    retriever.index(tokens, show_progress=False)
-    retriever.save(str(directory), show_progress=False)
+    """BM25 over the stored passages, their words analysed a block at a time into token ids on disk, its score
+    matrix built on disk too: what is held in memory is the vocabulary and a few bytes per passage."""
+    scratch_dir = directory.with_name(directory.name + ".scratch")
+    scratch_dir.mkdir()
+    tokens = _SpilledTokens(scratch_dir / "token-ids")
+    try:
+        sql = f'SELECT text FROM passages WHERE "{_ROW_COLUMN}" >= ? AND "{_ROW_COLUMN}" < ? ORDER BY "{_ROW_COLUMN}"'
+        with tqdm(total=passage_count, desc="Indexing words", unit="passage", disable=not progress) as bar:
+            for begin in range(0, passage_count, BLOCK_ROWS):
+                texts = [text for (text,) in store.execute(sql, (begin, begin + BLOCK_ROWS))]
+                for passage_tokens in bm25_tokens(texts):
+                    tokens.add(passage_tokens)
+                bar.update(len(texts))
+        tokens.finish()
+        retriever = _InPlaceBM25(scratch_dir)
+        retriever.index(tokens, show_progress=False)
+        retriever.save(str(directory), show_progress=False)
+    finally:
+        tokens.finish()
+        shutil.rmtree(scratch_dir, ignore_errors=True)
 
 
 def sync_index(
@@ -917,8 +1043,8 @@ def _write_version(
 def _write_files(
     partial_dir: Path, version: str, built_with: dict, sources: _Sources, settings: Settings, progress: bool
 ) -> _Plan:
-    """Store, vectors, FAISS and BM25, each streamed: what is held at once does not grow with the corpus, except
-    FAISS's own copy of the vectors and BM25's score matrix."""
+    """Store, vectors, FAISS and BM25, each streamed through files: what is held in memory is a few bytes per
+    passage (row numbers, BM25 token offsets), the vocabulary, one IVF shard and FAISS's training sample."""
     store = _create_store(partial_dir / STORE)
     try:
         plan = _plan(store, sources, settings.passage_tokens, progress)
@@ -928,10 +1054,7 @@ def _write_files(
             )
         texts = _StoredTexts(store, np.frombuffer(plan.rows_to_embed, np.int64))
         vectors = _write_vectors(partial_dir / VECTORS, plan, texts, sources.embedder, progress)
-        faiss_index = build_faiss(vectors, settings, progress)
-        faiss.write_index(faiss_index, str(partial_dir / FAISS_INDEX))
-        faiss_kind = faiss_description(faiss_index)
-        del faiss_index  # it holds every vector (1.5 GB at 1M passages): freed before BM25 indexes the texts
+        faiss_kind = write_faiss(vectors, settings, partial_dir / FAISS_INDEX, progress)
         _write_bm25(partial_dir / BM25_DIR, store, plan.passages, progress)
     finally:
         store.close()

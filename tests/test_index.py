@@ -425,7 +425,7 @@ KILLED_INDEXER = textwrap.dedent(
     if point == "embedding":
         Embedder.encode = die
     elif point == "faiss":  # store and vectors already written in the temporary version folder
-        index.build_faiss = die
+        index.write_faiss = die
     elif point == "switch":  # complete version renamed into place, CURRENT not yet switched
         replace = os.replace
         os.replace = lambda src, dst: die() if Path(dst).name == "CURRENT" else replace(src, dst)

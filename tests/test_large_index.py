@@ -16,7 +16,7 @@ import pytest
 from transformers import AutoTokenizer
 
 from qa_bot.chunking import build_passages, split_sentences
-from qa_bot.index import CURRENT, FAISS_INDEX, VECTORS, VERSIONS, OpenIndex, sync_index
+from qa_bot.index import CURRENT, FAISS_LISTS, VECTORS, VERSIONS, OpenIndex, build_faiss, sync_index
 from qa_bot.ingest import scan_corpus
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import Settings
@@ -114,16 +114,28 @@ def test_a_failure_while_embedding_leaves_no_partial_version_and_the_old_one_ser
     assert OpenIndex.load(index_dir, HashEmbedder().identity()).passage_count == built.passages
 
 
-def test_an_ivf_index_is_memory_mapped_on_load_and_finds_what_exact_search_finds(tmp_path: Path):
-    corpus, index_dir = write_corpus(tmp_path / "corpus", harbour_articles(300)), tmp_path / "index"
+def test_an_ivf_index_is_memory_mapped_on_load_and_finds_what_exact_search_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+):
+    import qa_bot.index as index_module
+
+    monkeypatch.setattr(index_module, "IVF_SHARD_ROWS", 400)  # several shards merged into one list file
+    corpus, built_dir = write_corpus(tmp_path / "corpus", harbour_articles(300)), tmp_path / "built"
     settings = index_settings(ann_threshold=1000)
-    report = sync_index(corpus, index_dir, settings, progress=False, embedder=HashEmbedder())
+    report = sync_index(corpus, built_dir, settings, progress=False, embedder=HashEmbedder())
     assert report.passages > 1500
+    index_dir = built_dir.rename(tmp_path / "moved")  # the lists are found beside the index, wherever it is
 
     index = OpenIndex.load(index_dir, HashEmbedder().identity())
+    printed = capfd.readouterr()
+    assert printed.out == ""  # stdout carries `--json`
+    assert "resizing" not in printed.err and "ondisk" not in printed.err  # FAISS's messages about its own files
     assert index.manifest["faiss"]["kind"] == "ivf"
     version_dir = live_version_dir(index_dir)
-    assert str(version_dir / FAISS_INDEX) in Path("/proc/self/maps").read_text()  # mapped, not read into memory
+    assert sorted(path.name for path in version_dir.iterdir()) == sorted(
+        ["bm25", "faiss.index", "faiss.ivfdata", "manifest.json", "store.sqlite", "vectors.npy"]
+    )  # no shards or scratch files left
+    assert str(version_dir / FAISS_LISTS) in Path("/proc/self/maps").read_text()  # mapped, not read into memory
 
     retriever = HybridRetriever(index, HashEmbedder(), settings)
     for passage in index.passages([0, 776, report.passages - 1]):  # known queries: each passage's own vector
@@ -132,10 +144,14 @@ def test_an_ivf_index_is_memory_mapped_on_load_and_finds_what_exact_search_finds
     [found] = retriever.retrieve("Which ships came from the port of Arno217x5?", 1, mode="bm25")
     assert "Arno217x5" in found.passage.text
 
+    # The merged shards answer as one index built in memory does: the same rows in the same order, the same scores.
+    vectors = np.load(version_dir / VECTORS)
+    queries = np.concatenate([HashEmbedder().encode_query(f"Question {n} about a harbour?") for n in range(20)])
+    in_memory = build_faiss(vectors, settings)
+    merged_scores, merged_rows = index.faiss_index.search(queries, 10)
+    memory_scores, memory_rows = in_memory.search(queries, 10)
+    np.testing.assert_array_equal(merged_rows, memory_rows)
+    np.testing.assert_allclose(merged_scores, memory_scores, rtol=1e-6)
     # At this size the stored nprobe covers every list, so the IVF index must return exactly the exact top row.
     assert index.manifest["faiss"]["nprobe"] == int(index.manifest["faiss"]["factory"][3:].split(",")[0])
-    vectors = np.load(version_dir / VECTORS)
-    for question in (f"Question {number} about a harbour?" for number in range(20)):
-        query = HashEmbedder().encode_query(question)
-        _, rows = index.faiss_index.search(query, 1)
-        assert rows[0, 0] == int(np.argmax(vectors @ query[0]))
+    np.testing.assert_array_equal(merged_rows[:, 0], np.argmax(queries @ vectors.T, axis=1))
