@@ -44,12 +44,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """Resident memory of the server and any children it started."""
+def tree_rss(process: psutil.Process, anonymous: bool = False) -> int:
+    """Resident memory of the server and any children it started; with ``anonymous``, only the part not backed by a
+    file (RSS less shared pages: the heap, which the kernel cannot page out without swap, unlike mapped files)."""
     total = 0
     for member in [process, *process.children(recursive=True)]:
         try:
-            total += member.memory_info().rss
+            memory = member.memory_info()
+            total += memory.rss - memory.shared if anonymous else memory.rss
         except psutil.NoSuchProcess:
             pass
     return total
@@ -66,18 +68,20 @@ def kernel_peak_rss(pid: int) -> int:
 
 
 class PeakSampler(threading.Thread):
-    """Samples the server's RSS every 50 ms, so peaks between reads of the high-water mark are caught too."""
+    """Samples a process's RSS (and its anonymous part) every 50 ms, so peaks between reads of the high-water mark
+    are caught too."""
 
     def __init__(self, process: psutil.Process) -> None:
         super().__init__(daemon=True)
         self.process = process
-        self.peak = 0
+        self.peak = self.peak_anonymous = 0
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(0.05):
             try:
                 self.peak = max(self.peak, tree_rss(self.process))
+                self.peak_anonymous = max(self.peak_anonymous, tree_rss(self.process, anonymous=True))
             except psutil.NoSuchProcess:
                 return
 

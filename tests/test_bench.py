@@ -130,10 +130,11 @@ def test_large_index_is_built_by_the_streaming_writer_loaded_and_served(workdir:
     assert 5000 <= summary["passages"] < 5100  # --quick size, overshot by at most the last article
     assert summary["faiss"].startswith("IVF")  # above QA_BOT_ANN_THRESHOLD
     assert summary["build_peak_rss_mib"] > summary["build_rss_before_mib"] > 0
+    assert summary["build_peak_rss_mib"] >= summary["build_peak_anonymous_mib"] > 0
     assert summary["serve_peak_rss_mib"] > 100  # a live server with both models loaded
     for key in ("build_s", "load_s", "faiss_p50_ms", "bm25_p50_ms", "hybrid_p50_ms", "serve_startup_s"):
         assert summary[key] > 0, key
-    assert "build peak RSS" in stdout and "qa-bot serve start-up" in stdout
+    assert "build peak RSS" in stdout and "build peak anonymous memory" in stdout and "qa-bot serve start-up" in stdout
 
 
 README = """# qa-bot
