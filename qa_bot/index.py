@@ -751,6 +751,7 @@ class _SpilledTokens:
 
     def __init__(self, path: Path) -> None:
         self.vocab: dict[str, int] = {}
+        self.reading_bar: tqdm | None = None  # advanced by one per passage read back
         self._path = path
         self._ends = array("q", [0])
         self._stream = path.open("wb")
@@ -775,6 +776,8 @@ class _SpilledTokens:
             for begin, end in zip(self._ends, self._ends[1:]):
                 ids = array("i")
                 ids.fromfile(stream, end - begin)
+                if self.reading_bar is not None:
+                    self.reading_bar.update()
                 yield ids.tolist()
 
 
@@ -835,7 +838,7 @@ class _InPlaceBM25(bm25s.BM25):
 
 def _write_bm25(directory: Path, store: sqlite3.Connection, passage_count: int, progress: bool) -> None:
     """BM25 over the stored passages, their words analysed a block at a time into token ids on disk, its score
-    matrix built on disk too: what is held in memory is the vocabulary and a few bytes per passage."""
+    matrix built on disk too: what is held in memory is the vocabulary and 8 bytes per passage."""
     scratch_dir = directory.with_name(directory.name + ".scratch")
     scratch_dir.mkdir()
     tokens = _SpilledTokens(scratch_dir / "token-ids")
@@ -849,7 +852,10 @@ def _write_bm25(directory: Path, store: sqlite3.Connection, passage_count: int, 
                 bar.update(len(texts))
         tokens.finish()
         retriever = _InPlaceBM25(scratch_dir)
-        retriever.index(tokens, show_progress=False)
+        # bm25s reads the passages three times: lengths, document frequencies, scores
+        with tqdm(total=3 * passage_count, desc="Scoring words", unit="passage", disable=not progress) as bar:
+            tokens.reading_bar = bar
+            retriever.index(tokens, show_progress=False)
         retriever.save(str(directory), show_progress=False)
     finally:
         tokens.finish()
@@ -1043,8 +1049,8 @@ def _write_version(
 def _write_files(
     partial_dir: Path, version: str, built_with: dict, sources: _Sources, settings: Settings, progress: bool
 ) -> _Plan:
-    """Store, vectors, FAISS and BM25, each streamed through files: what is held in memory is a few bytes per
-    passage (row numbers, BM25 token offsets), the vocabulary, one IVF shard and FAISS's training sample."""
+    """Store, vectors, FAISS and BM25, each streamed through files: what is held in memory is tens of bytes per
+    passage (row numbers, BM25 token offsets, the article list), the vocabulary and one IVF shard."""
     store = _create_store(partial_dir / STORE)
     try:
         plan = _plan(store, sources, settings.passage_tokens, progress)
