@@ -14,6 +14,7 @@ it while newer versions appear; the indexer keeps the previous version and remov
 from __future__ import annotations
 
 import ctypes
+import errno
 import fcntl
 import hashlib
 import json
@@ -171,7 +172,7 @@ def write_faiss(vectors: VectorFile, settings: Settings, path: Path, progress: b
                 _merge_shards(index, sorted(scratch_dir.glob("shard*.index")), path.with_name(FAISS_LISTS))
             else:
                 _fill(index, vectors, range(len(vectors)), bar)
-        faiss.write_index(index, str(path))
+        _write_index_file(index, path)
     finally:
         shutil.rmtree(scratch_dir, ignore_errors=True)
     return faiss_description(index)
@@ -182,11 +183,16 @@ def _fill_in_shards(index: faiss.IndexIVF, vectors: VectorFile, scratch_dir: Pat
     for number, begin in enumerate(range(0, len(vectors), IVF_SHARD_ROWS)):
         shard = faiss.clone_index(index)
         _fill(shard, vectors, range(begin, min(begin + IVF_SHARD_ROWS, len(vectors))), bar)
-        faiss.write_index(shard, str(scratch_dir / f"shard{number:06d}.index"))
+        _write_index_file(shard, scratch_dir / f"shard{number:06d}.index")
 
 
 def _merge_shards(index: faiss.IndexIVF, shard_paths: list[Path], lists_path: Path) -> None:
-    """faiss.contrib.ondisk.merge_ondisk, except that the shards are closed afterwards (it leaves them mapped)."""
+    """faiss.contrib.ondisk.merge_ondisk, except that the shards are closed afterwards (it leaves them mapped) and
+    that the disk space is checked first: FAISS writes the merged lists through a mapping of a file it sizes
+    itself, where a full disk would kill the process (SIGBUS)."""
+    needed = sum(path.stat().st_size for path in shard_paths)
+    if shutil.disk_usage(lists_path.parent).free < needed:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(lists_path))
     shards = [faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY) for path in shard_paths]
     shard_lists = faiss.InvertedListsPtrVector()
     for shard in shards:
@@ -213,7 +219,7 @@ class VectorFile:
     @classmethod
     def create(cls, path: Path, rows: int, dimension: int) -> VectorFile:
         """The same .npy format `np.save` writes, its rows still zero."""
-        np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, dimension))
+        _allocated_npy(path, np.float32, (rows, dimension))
         return cls(path)
 
     def __len__(self) -> int:
@@ -224,6 +230,24 @@ class VectorFile:
 
     def __setitem__(self, rows: slice | np.ndarray, vectors: np.ndarray) -> None:
         np.load(self.path, mmap_mode="r+")[rows] = vectors
+
+
+def _allocated_npy(path: Path, dtype: Any, shape: tuple[int, ...]) -> np.memmap:
+    """A new .npy file mapped for writing, its disk blocks reserved first: a write through a mapping to a block the
+    disk cannot supply kills the process (SIGBUS), whereas a full disk found here is an OSError, reported in one
+    line."""
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    with path.open("r+b") as stream:
+        os.posix_fallocate(stream.fileno(), 0, os.fstat(stream.fileno()).st_size)
+    return array
+
+
+def _write_index_file(index: faiss.Index, path: Path) -> None:
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as error:  # FAISS reports a failed write, a full disk included, as a RuntimeError
+        reason = re.search(r"\(([^()]+)\)\s*$", str(error))
+        raise OSError(errno.EIO, reason.group(1) if reason else "write error", str(path)) from error
 
 
 def faiss_description(index: faiss.Index) -> dict:
@@ -821,8 +845,8 @@ class _InPlaceBM25(bm25s.BM25):
         column_lengths = np.zeros(len(unique_token_ids), dtype=np.int64)
         column_lengths[list(frequencies)] = list(frequencies.values())
         indptr = np.concatenate([[0], np.cumsum(column_lengths)])  # int64, as bm25s's own build makes it
-        data = np.lib.format.open_memmap(self.scratch_dir / "data.npy", "w+", self.dtype, (indptr[-1],))
-        indices = np.lib.format.open_memmap(self.scratch_dir / "indices.npy", "w+", self.int_dtype, (indptr[-1],))
+        data = _allocated_npy(self.scratch_dir / "data.npy", self.dtype, (indptr[-1],))
+        indices = _allocated_npy(self.scratch_dir / "indices.npy", self.int_dtype, (indptr[-1],))
         next_slot = indptr[:-1].copy()
         for passage, token_ids in enumerate(corpus_token_ids):
             columns, counts = _get_counts_from_token_ids(token_ids, dtype=self.dtype, int_dtype=self.int_dtype)
@@ -882,10 +906,10 @@ def sync_index(
             report = _sync_locked(corpus_dir, index_dir, settings, rebuild, progress, embedder)
         succeeded = True
         return report
-    except OSError as error:  # disk full, permissions: the live version (if any) is untouched
-        raise QABotError(
-            f"cannot update the index at {index_dir} ({error.strerror or error}); the previous version stays in use"
-        ) from error
+    except (OSError, sqlite3.OperationalError) as error:  # disk full, permissions: the live version is untouched
+        reason = getattr(error, "strerror", None) or error
+        kept = "the previous version stays in use" if (index_dir / CURRENT).exists() else "nothing was written"
+        raise QABotError(f"cannot update the index at {index_dir} ({reason}); {kept}") from error
     finally:
         if created is not None and not succeeded:  # a failed command leaves nothing behind
             shutil.rmtree(created, ignore_errors=True)

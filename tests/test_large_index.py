@@ -7,8 +7,12 @@ IVF index (above ``ann_threshold``) is memory-mapped on load and finds what exac
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+import textwrap
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -155,3 +159,85 @@ def test_an_ivf_index_is_memory_mapped_on_load_and_finds_what_exact_search_finds
     # At this size the stored nprobe covers every list, so the IVF index must return exactly the exact top row.
     assert index.manifest["faiss"]["nprobe"] == int(index.manifest["faiss"]["factory"][3:].split(",")[0])
     np.testing.assert_array_equal(merged_rows[:, 0], np.argmax(queries @ vectors.T, axis=1))
+
+
+# --- a full disk ------------------------------------------------------------------------------
+
+SYNC_IN_A_CHILD = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+
+    from qa_bot.errors import QABotError
+    from qa_bot.index import sync_index
+    from tests.test_index import index_settings
+    from tests.test_large_index import HashEmbedder
+
+    corpus, index_dir = Path(sys.argv[1]), Path(sys.argv[2])
+    try:
+        settings = index_settings(ann_threshold=1000)  # IVF: shards and merged lists written too
+        print("indexed", sync_index(corpus, index_dir, settings, progress=False, embedder=HashEmbedder()).passages)
+    except QABotError as error:
+        print(error)
+    """
+)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """A tmpfs of the given size in KiB, unmounted afterwards (mounting needs root, as in CI)."""
+    mounted: list[Path] = []
+
+    def mount(kilobytes: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        command = ["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(folder)]
+        if subprocess.run(command, capture_output=True, check=False).returncode != 0:
+            pytest.skip("mounting a small tmpfs needs root")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounted:
+        subprocess.run(["umount", str(folder)], check=False)
+
+
+def sync_in_a_child(corpus: Path, index_dir: Path) -> str:
+    """The sync's one line, from a child process: a write through a mapping to a full disk would kill it (SIGBUS)."""
+    child = subprocess.run(
+        [sys.executable, "-c", SYNC_IN_A_CHILD, str(corpus), str(index_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    return child.stdout.strip()
+
+
+@pytest.mark.parametrize("kilobytes", [1000, 4000, 6000])  # the store, then the mapped vectors, BM25 and FAISS files
+def test_a_full_disk_stops_the_first_build_in_one_line_and_leaves_nothing(tmp_path: Path, small_disk, kilobytes):
+    corpus, disk = write_corpus(tmp_path / "corpus", harbour_articles(600)), small_disk(kilobytes)
+    line = sync_in_a_child(corpus, disk / "index")
+    assert re.fullmatch(
+        rf"cannot update the index at {disk / 'index'} \((database or disk is full|No space left on device)\); "
+        r"nothing was written",
+        line,
+    ), line
+    assert list(disk.iterdir()) == []
+
+
+def test_a_full_disk_stops_a_sync_and_the_previous_version_keeps_serving(tmp_path: Path, small_disk):
+    corpus, disk = write_corpus(tmp_path / "corpus", harbour_articles(100)), small_disk(6000)
+    assert sync_in_a_child(corpus, disk / "index").startswith("indexed")
+    before = OpenIndex.load(disk / "index", HashEmbedder().identity())
+
+    write_corpus(corpus, harbour_articles(500, first=100))
+    line = sync_in_a_child(corpus, disk / "index")
+    assert (
+        line
+        == f"cannot update the index at {disk / 'index'} (No space left on device); the previous version stays in use"
+    )
+    assert [p.name for p in (disk / "index" / VERSIONS).iterdir()] == [before.version]  # no .partial left
+    after = OpenIndex.load(disk / "index", HashEmbedder().identity())
+    assert (after.version, after.passage_count) == (before.version, before.passage_count)
