@@ -232,13 +232,20 @@ class VectorFile:
         np.load(self.path, mmap_mode="r+")[rows] = vectors
 
 
+_CANNOT_RESERVE = {errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS}  # a file system without it: written as before
+
+
 def _allocated_npy(path: Path, dtype: Any, shape: tuple[int, ...]) -> np.memmap:
     """A new .npy file mapped for writing, its disk blocks reserved first: a write through a mapping to a block the
     disk cannot supply kills the process (SIGBUS), whereas a full disk found here is an OSError, reported in one
     line."""
     array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
     with path.open("r+b") as stream:
-        os.posix_fallocate(stream.fileno(), 0, os.fstat(stream.fileno()).st_size)
+        try:
+            os.posix_fallocate(stream.fileno(), 0, os.fstat(stream.fileno()).st_size)
+        except OSError as error:
+            if error.errno not in _CANNOT_RESERVE:
+                raise
     return array
 
 
