@@ -199,7 +199,7 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
 
     yield mount
     for folder in mounted:
-        subprocess.run(["umount", str(folder)], check=False)
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)  # detached now, freed when no file is open
 
 
 def sync_in_a_child(corpus: Path, index_dir: Path) -> str:
