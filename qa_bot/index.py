@@ -793,7 +793,7 @@ class _SpilledTokens:
         self._ends.append(self._ends[-1] + len(ids))
 
     def finish(self) -> None:
-        self._stream.close()  # (again: a no-op)
+        self._stream.close()  # closing again (as `_write_bm25`'s cleanup does) is harmless
 
     @property
     def ids(self) -> _SpilledTokens:
@@ -816,8 +816,8 @@ class _InPlaceBM25(bm25s.BM25):
     """bm25s's BM25 (the same arrays and files) with its score matrix written straight into compressed columns on
     disk, in files under ``scratch_dir`` that `save` copies into the index.
 
-    bm25s builds three arrays as long as the matrix and then converts them, so its peak is several times the
-    matrix (+292 MiB against +68 MiB in memory at 100k passages). Each column's length is its token's document
+    bm25s builds three arrays as long as the matrix in memory and then converts them, so its peak is several times
+    the matrix (+292 MiB at 100k passages). Each column's length is its token's document
     frequency, so the slots are known before the scores are computed, passage by passage with bm25s's own formulas
     (private functions: the bm25s version is pinned, and a test compares the scores with bm25s's own build).
     """
