@@ -33,7 +33,7 @@ from _common import (
     report,
     training_sentences,
 )
-from bench_serve import PeakSampler, measure_serve, tree_rss
+from bench_serve import PeakSampler, measure_serve, tree_memory
 
 from qa_bot.embedding import INDEXING_BLOCK, Embedder
 from qa_bot.eval import article_text
@@ -112,7 +112,7 @@ def build(corpus_dir: Path, index_dir: Path, settings: Settings, embedder: Stand
     faiss.omp_set_num_threads(settings.threads)
     shutil.rmtree(index_dir, ignore_errors=True)
     process = psutil.Process()
-    rss_before, anonymous_before = process.memory_info().rss, tree_rss(process, anonymous=True)
+    rss_before, anonymous_before = tree_memory(process)
     sampler = PeakSampler(process)
     sampler.start()
     with Timer() as timer:

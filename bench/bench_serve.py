@@ -44,17 +44,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def tree_rss(process: psutil.Process, anonymous: bool = False) -> int:
-    """Resident memory of the server and any children it started; with ``anonymous``, only the part not backed by a
-    file (RSS less shared pages: the heap, which the kernel cannot page out without swap, unlike mapped files)."""
-    total = 0
+def tree_memory(process: psutil.Process) -> tuple[int, int]:
+    """Resident memory of the server and any children it started, and the part of it not backed by a file (RSS
+    less shared pages: the heap, which the kernel cannot page out without swap, unlike mapped files)."""
+    resident = anonymous = 0
     for member in [process, *process.children(recursive=True)]:
         try:
             memory = member.memory_info()
-            total += memory.rss - memory.shared if anonymous else memory.rss
         except psutil.NoSuchProcess:
-            pass
-    return total
+            continue
+        resident += memory.rss
+        anonymous += memory.rss - memory.shared
+    return resident, anonymous
+
+
+def tree_rss(process: psutil.Process) -> int:
+    return tree_memory(process)[0]
 
 
 def kernel_peak_rss(pid: int) -> int:
@@ -80,8 +85,8 @@ class PeakSampler(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(0.05):
             try:
-                self.peak = max(self.peak, tree_rss(self.process))
-                self.peak_anonymous = max(self.peak_anonymous, tree_rss(self.process, anonymous=True))
+                resident, anonymous = tree_memory(self.process)
+                self.peak, self.peak_anonymous = max(self.peak, resident), max(self.peak_anonymous, anonymous)
             except psutil.NoSuchProcess:
                 return
 
