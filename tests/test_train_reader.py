@@ -7,10 +7,11 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 
 from qa_bot.reader import Reader
 from qa_bot.settings import Settings
-from qa_bot.training.train_reader import TrainConfig, steps_within, train
+from qa_bot.training.train_reader import TrainConfig, ensemble_log_probs, steps_within, train
 from qa_bot.training.travel import restore, strip
 from qa_bot.types import Passage
 from tests.conftest import write_tiny_reader, write_tiny_squad
@@ -67,20 +68,21 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path, caplog: 
     assert json.loads((out / "training_config.json").read_text())["resumed_at_step"] == 25
 
 
-def test_a_smaller_student_learns_from_prepared_examples_and_a_teacher(tmp_path: Path):
-    """The accelerator recipe: examples made here and read there, layers dropped, a teacher, frozen embeddings."""
+def test_a_smaller_student_learns_from_prepared_examples_and_teachers(tmp_path: Path):
+    """The accelerator recipe: examples made here and read there, layers dropped, two teachers, frozen embeddings."""
     from safetensors.torch import load_file
 
     examples = tmp_path / "examples.jsonl.xz"
     made = train(tiny_config(tmp_path, write_examples=str(examples)))
     assert made == examples and examples.is_file() and not (tmp_path / "out").exists()
     teacher = write_tiny_reader(tmp_path / "teacher", layers=2)
+    second_teacher = write_tiny_reader(tmp_path / "second", layers=3)
     config = tiny_config(
         tmp_path,
         squad="",
         examples=str(examples),
         init_from=str(teacher),
-        teacher=str(teacher),
+        teacher=f"{teacher},{second_teacher}",
         keep_layers="1",
         freeze_word_embeddings=True,
     )
@@ -97,6 +99,18 @@ def test_a_smaller_student_learns_from_prepared_examples_and_a_teacher(tmp_path:
     assert (trained[key].float() == initial[key].half().float()).all()  # frozen: the same, up to fp16 storage
     kept, teacher_layer = "bert.encoder.layer.0.output.dense.weight", "bert.encoder.layer.1.output.dense.weight"
     assert trained[kept].shape == initial[teacher_layer].shape and key in trained
+
+
+def test_teachers_teach_their_averaged_distribution_and_nothing_on_padding():
+    mask = torch.tensor([[1, 1, 1, 0]])
+    first, second = torch.tensor([[2.0, 0.0, -1.0, 9.0]]), torch.tensor([[0.0, 1.0, 3.0, 9.0]])
+
+    averaged = ensemble_log_probs([first, second], mask, temperature=2.0).exp()
+
+    each = [torch.softmax(t[:, :3] / 2.0, -1) for t in (first, second)]
+    assert torch.allclose(averaged[:, :3], (each[0] + each[1]) / 2)
+    assert averaged[0, 3] < 1e-6
+    assert torch.allclose(ensemble_log_probs([first], mask, 1.0).exp()[:, :3], torch.softmax(first[:, :3], -1))
 
 
 def test_a_time_budget_ends_the_run_at_the_steps_that_fit():
@@ -120,3 +134,21 @@ def test_a_reader_travels_without_its_word_embeddings_and_comes_back_whole(tmp_p
     after = load_file(back / "model.safetensors")
     assert after.keys() == before.keys() and all((after[k] == before[k]).all() for k in before)
     assert Reader(str(back), Settings(reader_backend="torch", threads=1)).model.config.num_hidden_layers == 1
+
+
+def test_a_teacher_travels_as_int8_rows_and_comes_back_close(tmp_path: Path):
+    from safetensors.torch import load_file
+
+    original = write_tiny_reader(tmp_path / "original", layers=2)
+    teacher = write_tiny_reader(tmp_path / "teacher", layers=2)  # stands in for a run with frozen word embeddings
+    before = load_file(teacher / "model.safetensors")
+    size = (teacher / "model.safetensors").stat().st_size
+
+    strip(teacher, int8=True)
+    assert (teacher / "model.safetensors").stat().st_size < size / 2
+    back = load_file(restore(teacher, original, tmp_path / "back") / "model.safetensors")
+
+    assert back.keys() == before.keys()
+    for name, weight in before.items():
+        tolerance = weight.float().abs().max() / 254 + 1e-3 if weight.dim() == 2 else 0
+        assert back[name].dtype == weight.dtype and (back[name].float() - weight.float()).abs().max() <= tolerance

@@ -77,6 +77,7 @@ class TrainConfig:
     # A smaller reader from a bigger one: the encoder layers to keep, e.g. "0,1,2,3,5" (empty = all).
     keep_layers: str = ""
     # Distillation (Hinton et al. 2015): soft start/end targets from this reader, mixed with the gold labels.
+    # Several readers, comma-separated, teach as an ensemble: their distributions are averaged.
     teacher: str = ""
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
@@ -256,28 +257,35 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.O
     )
 
 
-def distillation_loss(student, teacher_logits, mask: torch.Tensor, temperature: float) -> torch.Tensor:
-    """KL divergence of start and end distributions from the teacher's, over the real (unpadded) tokens."""
+def ensemble_log_probs(logits: list[torch.Tensor], mask: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Log of the teachers' averaged distributions over the real (unpadded) tokens."""
+    each = torch.stack([t.float().masked_fill(mask == 0, -1e4) / temperature for t in logits]).log_softmax(-1)
+    return each.logsumexp(0) - math.log(len(logits))
+
+
+def distillation_loss(student, teacher_log_probs, mask: torch.Tensor, temperature: float) -> torch.Tensor:
+    """KL divergence of start and end distributions from the teachers', over the real (unpadded) tokens."""
     total = 0.0
-    for ours, theirs in zip((student.start_logits, student.end_logits), teacher_logits):
+    for ours, theirs in zip((student.start_logits, student.end_logits), teacher_log_probs):
         ours = ours.float().masked_fill(mask == 0, -1e4) / temperature
-        theirs = theirs.float().masked_fill(mask == 0, -1e4) / temperature
-        total = total + torch.nn.functional.kl_div(
-            ours.log_softmax(-1), theirs.log_softmax(-1), log_target=True, reduction="batchmean"
-        )
+        total = total + torch.nn.functional.kl_div(ours.log_softmax(-1), theirs, log_target=True, reduction="batchmean")
     return total / 2 * temperature**2
 
 
-def batch_loss(model, teacher, batch: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
-    """Cross-entropy on the gold start/end; with a teacher, mixed with the distillation loss."""
+def batch_loss(model, teachers: list, batch: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
+    """Cross-entropy on the gold start/end; with teachers, mixed with the distillation loss."""
     output = model(**batch)
-    if teacher is None:
+    if not teachers:
         return output.loss
+    inputs = {k: v for k, v in batch.items() if k not in ("start_positions", "end_positions")}
+    mask, temperature = batch["attention_mask"], config.distill_temperature
     with torch.no_grad():
-        taught = teacher(**{k: v for k, v in batch.items() if k not in ("start_positions", "end_positions")})
-    soft = distillation_loss(
-        output, (taught.start_logits, taught.end_logits), batch["attention_mask"], config.distill_temperature
-    )
+        taught = [teacher(**inputs) for teacher in teachers]
+        targets = [
+            ensemble_log_probs([t.start_logits for t in taught], mask, temperature),
+            ensemble_log_probs([t.end_logits for t in taught], mask, temperature),
+        ]
+    soft = distillation_loss(output, targets, mask, temperature)
     return (1 - config.distill_weight) * output.loss + config.distill_weight * soft
 
 
@@ -365,10 +373,10 @@ def train(config: TrainConfig) -> Path:
     log.info("%d features, %d steps of %d", len(features), total_steps, config.batch_size)
 
     model = build_model(config)
-    teacher = None
-    if config.teacher:
-        teacher = AutoModelForQuestionAnswering.from_pretrained(config.teacher, dtype=torch.float32)
-        teacher = teacher.to(config.device).eval()
+    teachers = [
+        AutoModelForQuestionAnswering.from_pretrained(path, dtype=torch.float32).to(config.device).eval()
+        for path in filter(None, config.teacher.split(","))
+    ]
     optimizer = make_optimizer(model, config)
     checkpoint = Path(config.checkpoint_dir) / "state.pt"
     start_step = resume(checkpoint, model, optimizer)
@@ -383,7 +391,7 @@ def train(config: TrainConfig) -> Path:
         batch = collate(features, schedule[step], config.pad_multiple, tokenizer.pad_token_id)
         batch = {name: tensor.to(config.device, non_blocking=True) for name, tensor in batch.items()}
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=config.bf16):
-            loss = batch_loss(model, teacher, batch, config)
+            loss = batch_loss(model, teachers, batch, config)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
