@@ -113,12 +113,8 @@ def build(corpus_dir: Path, index_dir: Path, settings: Settings, embedder: Stand
     shutil.rmtree(index_dir, ignore_errors=True)
     process = psutil.Process()
     rss_before, anonymous_before = tree_memory(process)
-    sampler = PeakSampler(process)
-    sampler.start()
-    with Timer() as timer:
+    with PeakSampler(process) as sampler, Timer() as timer:
         sync_report = sync_index(corpus_dir, index_dir, settings, progress=progress, embedder=embedder)
-    sampler.stopped.set()
-    sampler.join()
     return {
         "seconds": timer.seconds,
         "passages": sync_report.passages,

@@ -100,17 +100,15 @@ def main(argv: list[str] | None = None) -> None:
         warm_up(url)
         process = psutil.Process(server.pid)
         rss_before = tree_rss(process)
-        sampler = PeakSampler(process)
-        sampler.start()
-        run = LoadRun(args.questions, time.monotonic() + args.duration)
-        askers = [threading.Thread(target=asker, args=(url, run)) for _ in range(args.concurrency)]
-        with Timer() as elapsed:
-            for thread in askers:
-                thread.start()
-            for thread in askers:
-                thread.join()
-        rss_after = tree_rss(process)
-        sampler.stopped.set()
+        with PeakSampler(process) as sampler:
+            run = LoadRun(args.questions, time.monotonic() + args.duration)
+            askers = [threading.Thread(target=asker, args=(url, run)) for _ in range(args.concurrency)]
+            with Timer() as elapsed:
+                for thread in askers:
+                    thread.start()
+                for thread in askers:
+                    thread.join()
+            rss_after = tree_rss(process)
 
     asked = len(run.latencies_ms) + len(run.errors)
     latencies = np.asarray(run.latencies_ms or [np.nan])

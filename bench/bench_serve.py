@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import psutil
 from _common import (
@@ -74,7 +75,7 @@ def kernel_peak_rss(pid: int) -> int:
 
 class PeakSampler(threading.Thread):
     """Samples a process's RSS (and its anonymous part) every 50 ms, so peaks between reads of the high-water mark
-    are caught too."""
+    are caught too; it samples while its ``with`` block runs."""
 
     def __init__(self, process: psutil.Process) -> None:
         super().__init__(daemon=True)
@@ -89,6 +90,14 @@ class PeakSampler(threading.Thread):
                 self.peak, self.peak_anonymous = max(self.peak, resident), max(self.peak_anonymous, anonymous)
             except psutil.NoSuchProcess:
                 return
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stopped.set()
+        self.join()
 
 
 def wait_until_serving(url: str, server: subprocess.Popen, log_path: Path) -> None:
@@ -145,21 +154,19 @@ class ServeFigures:
 
 def measure_serve(index_dir: Path, corpus_dir: Path, settings: Settings, workdir: Path, question: str) -> ServeFigures:
     """Start `qa-bot serve` on the index, wait until it answers, ask one question; its start-up and memory."""
-    with serve_process(index_dir, corpus_dir, settings, workdir) as (server, url, log_path):
-        sampler = PeakSampler(psutil.Process(server.pid))
-        sampler.start()
-        try:
-            with Timer() as startup:
-                wait_until_serving(url, server, log_path)
-            from gradio_client import Client
+    with (
+        serve_process(index_dir, corpus_dir, settings, workdir) as (server, url, log_path),
+        PeakSampler(psutil.Process(server.pid)) as sampler,
+    ):
+        with Timer() as startup:
+            wait_until_serving(url, server, log_path)
+        from gradio_client import Client
 
-            client = Client(url, verbose=False)
-            with Timer() as first_answer:
-                client.predict(question, api_name="/ask")
-            time.sleep(0.2)  # one more sample after the answer
-            peak = max(sampler.peak, kernel_peak_rss(server.pid))
-        finally:
-            sampler.stopped.set()
+        client = Client(url, verbose=False)
+        with Timer() as first_answer:
+            client.predict(question, api_name="/ask")
+        time.sleep(0.2)  # one more sample after the answer
+        peak = max(sampler.peak, kernel_peak_rss(server.pid))
     return ServeFigures(startup.seconds, first_answer.ms, peak)
 
 

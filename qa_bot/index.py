@@ -162,9 +162,7 @@ def write_faiss(vectors: VectorFile, settings: Settings, path: Path, progress: b
     larger than memory), which the loader memory-maps. Each list keeps its vectors in row order, as one in-memory
     build would.
     """
-    scratch_dir = path.with_name(path.name + ".scratch")
-    scratch_dir.mkdir()
-    try:
+    with _scratch_beside(path) as scratch_dir:
         index = _empty_faiss(vectors, settings, scratch_dir / "training.npy")
         with _fill_bar(len(vectors), progress) as bar:
             if isinstance(index, faiss.IndexIVF):
@@ -173,9 +171,18 @@ def write_faiss(vectors: VectorFile, settings: Settings, path: Path, progress: b
             else:
                 _fill(index, vectors, range(len(vectors)), bar)
         _write_index_file(index, path)
+    return faiss_description(index)
+
+
+@contextmanager
+def _scratch_beside(path: Path) -> Iterator[Path]:
+    """A new folder beside ``path`` for a build's temporary files, removed afterwards whatever happens."""
+    scratch_dir = path.with_name(path.name + ".scratch")
+    scratch_dir.mkdir()
+    try:
+        yield scratch_dir
     finally:
         shutil.rmtree(scratch_dir, ignore_errors=True)
-    return faiss_description(index)
 
 
 def _fill_in_shards(index: faiss.IndexIVF, vectors: VectorFile, scratch_dir: Path, bar: tqdm) -> None:
@@ -793,7 +800,7 @@ class _SpilledTokens:
         self._ends.append(self._ends[-1] + len(ids))
 
     def finish(self) -> None:
-        self._stream.close()  # closing again (as `_write_bm25`'s cleanup does) is harmless
+        self._stream.close()
 
     @property
     def ids(self) -> _SpilledTokens:
@@ -870,27 +877,26 @@ class _InPlaceBM25(bm25s.BM25):
 def _write_bm25(directory: Path, store: sqlite3.Connection, passage_count: int, progress: bool) -> None:
     """BM25 over the stored passages, their words analysed a block at a time into token ids on disk, its score
     matrix built on disk too: what is held in memory is the vocabulary and 8 bytes per passage."""
-    scratch_dir = directory.with_name(directory.name + ".scratch")
-    scratch_dir.mkdir()
-    tokens = _SpilledTokens(scratch_dir / "token-ids")
-    try:
-        sql = f'SELECT text FROM passages WHERE "{_ROW_COLUMN}" >= ? AND "{_ROW_COLUMN}" < ? ORDER BY "{_ROW_COLUMN}"'
-        with tqdm(total=passage_count, desc="Indexing words", unit="passage", disable=not progress) as bar:
-            for begin in range(0, passage_count, BLOCK_ROWS):
-                texts = [text for (text,) in store.execute(sql, (begin, begin + BLOCK_ROWS))]
-                for passage_tokens in bm25_tokens(texts):
-                    tokens.add(passage_tokens)
-                bar.update(len(texts))
-        tokens.finish()
+    with _scratch_beside(directory) as scratch_dir:
+        tokens = _SpilledTokens(scratch_dir / "token-ids")
+        try:
+            sql = (
+                f'SELECT text FROM passages WHERE "{_ROW_COLUMN}" >= ? AND "{_ROW_COLUMN}" < ? ORDER BY "{_ROW_COLUMN}"'
+            )
+            with tqdm(total=passage_count, desc="Indexing words", unit="passage", disable=not progress) as bar:
+                for begin in range(0, passage_count, BLOCK_ROWS):
+                    texts = [text for (text,) in store.execute(sql, (begin, begin + BLOCK_ROWS))]
+                    for passage_tokens in bm25_tokens(texts):
+                        tokens.add(passage_tokens)
+                    bar.update(len(texts))
+        finally:
+            tokens.finish()
         retriever = _InPlaceBM25(scratch_dir)
         # bm25s reads the passages three times: lengths, document frequencies, scores
         with tqdm(total=3 * passage_count, desc="Scoring words", unit="passage", disable=not progress) as bar:
             tokens.reading_bar = bar
             retriever.index(tokens, show_progress=False)
         retriever.save(str(directory), show_progress=False)
-    finally:
-        tokens.finish()
-        shutil.rmtree(scratch_dir, ignore_errors=True)
 
 
 def sync_index(
