@@ -19,7 +19,16 @@ import pytest
 
 from qa_bot.embedding import Embedder
 from qa_bot.errors import IndexUnusable, QABotError
-from qa_bot.index import CURRENT, VERSIONS, OpenIndex, build_faiss, faiss_description, read_faiss, sync_index
+from qa_bot.index import (
+    CURRENT,
+    VERSIONS,
+    BlockSizes,
+    OpenIndex,
+    build_faiss,
+    faiss_description,
+    read_faiss,
+    sync_index,
+)
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import Settings, bundled_embedder
 
@@ -233,13 +242,13 @@ def _swap_in_smaller_faiss_with_matching_checksum(version_dir: Path) -> None:
     """A writer bug rather than disk damage: files intact, but the FAISS index lacks a passage."""
     import faiss
 
-    from qa_bot.index import _checksum
+    from qa_bot.index.files import checksum
 
     vectors = np.load(version_dir / "vectors.npy")
     faiss.write_index(build_faiss(vectors[:-1], index_settings()), str(version_dir / "faiss.index"))
     manifest = json.loads((version_dir / "manifest.json").read_text())
     size = (version_dir / "faiss.index").stat().st_size
-    manifest["files"]["faiss.index"] = {"bytes": size, "crc32": _checksum(version_dir / "faiss.index")}
+    manifest["files"]["faiss.index"] = {"bytes": size, "crc32": checksum(version_dir / "faiss.index")}
     (version_dir / "manifest.json").write_text(json.dumps(manifest))
 
 
@@ -413,6 +422,7 @@ KILLED_INDEXER = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
+    import faiss
     import qa_bot.index as index
     from qa_bot.embedding import Embedder
     from qa_bot.settings import Settings
@@ -425,7 +435,7 @@ KILLED_INDEXER = textwrap.dedent(
     if point == "embedding":
         Embedder.encode = die
     elif point == "faiss":  # store and vectors already written in the temporary version folder
-        index.write_faiss = die
+        faiss.write_index = die
     elif point == "switch":  # complete version renamed into place, CURRENT not yet switched
         replace = os.replace
         os.replace = lambda src, dst: die() if Path(dst).name == "CURRENT" else replace(src, dst)
@@ -512,16 +522,14 @@ def test_killed_indexer_leaves_the_previous_index_serving_and_the_next_sync_comp
         assert "captain Arno217" in found[0].passage.text
 
 
-def test_a_build_streamed_in_small_blocks_scores_bm25_and_stores_vectors_as_if_built_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_build_streamed_in_small_blocks_scores_bm25_and_stores_vectors_as_if_built_whole(tmp_path: Path) -> None:
     import bm25s
 
     import qa_bot.index as index_module
 
-    monkeypatch.setattr(index_module, "BLOCK_ROWS", 3)  # every block boundary crossed many times
+    blocks = BlockSizes(rows=3)  # every block boundary crossed many times
     corpus = write_corpus(tmp_path / "corpus", {**ARTICLES, **generated_articles(12)})
-    sync_index(corpus, tmp_path / "index", index_settings(), progress=False, embedder=minilm())
+    sync_index(corpus, tmp_path / "index", index_settings(), progress=False, embedder=minilm(), blocks=blocks)
 
     index = OpenIndex.load(tmp_path / "index")
     texts = [p.text for p in index.passages(list(range(index.passage_count)))]
@@ -543,20 +551,20 @@ def test_a_build_streamed_in_small_blocks_scores_bm25_and_stores_vectors_as_if_b
 def test_an_article_changed_while_it_is_indexed_stops_the_sync_and_the_live_version_keeps_serving(
     built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import qa_bot.index as index_module
+    from transformers import AutoTokenizer
 
     corpus, index_dir = tmp_path / "corpus", tmp_path / "index"
     shutil.copytree(built / "corpus", corpus)
     shutil.copytree(built / "index", index_dir)
     (corpus / "ferry.txt").write_text("The Island Ferry\n\nThe ferry to Velmora leaves every hour.\n")
     expected = retrieval_snapshot(OpenIndex.load(index_dir))
-    load_tokenizer = index_module._load_tokenizer
+    load_tokenizer = AutoTokenizer.from_pretrained
 
-    def edit_after_the_scan(settings: Settings) -> object:  # the texts are read again while splitting
+    def edit_after_the_scan(*args: object, **kwargs: object) -> object:  # the texts are read again while splitting
         (corpus / "ferry.txt").write_text("The Island Ferry\n\nThe ferry to Velmora now leaves twice an hour.\n")
-        return load_tokenizer(settings)
+        return load_tokenizer(*args, **kwargs)
 
-    monkeypatch.setattr(index_module, "_load_tokenizer", edit_after_the_scan)
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", edit_after_the_scan)
     with pytest.raises(QABotError, match=r"^ferry.txt changed while it was being indexed; run the indexing again$"):
         sync_index(corpus, index_dir, index_settings(), progress=False, embedder=minilm())
     assert [p.name for p in (index_dir / VERSIONS).iterdir() if p.name.endswith(".partial")] == []

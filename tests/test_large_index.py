@@ -20,7 +20,16 @@ import pytest
 from transformers import AutoTokenizer
 
 from qa_bot.chunking import build_passages, split_sentences
-from qa_bot.index import CURRENT, FAISS_LISTS, VECTORS, VERSIONS, OpenIndex, build_faiss, sync_index
+from qa_bot.index import (
+    CURRENT,
+    FAISS_LISTS,
+    VECTORS,
+    VERSIONS,
+    BlockSizes,
+    OpenIndex,
+    build_faiss,
+    sync_index,
+)
 from qa_bot.ingest import scan_corpus
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import Settings
@@ -92,16 +101,16 @@ def assert_rows_match(index_dir: Path, corpus: Path) -> None:
     np.testing.assert_array_equal(index.faiss_index.reconstruct_n(0, index.faiss_index.ntotal), stored)
 
 
-def test_streamed_build_stores_each_passage_with_the_vector_the_embedder_returned(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr("qa_bot.index.BLOCK_ROWS", 7)  # copies and FAISS adds in blocks that cross articles
+def test_streamed_build_stores_each_passage_with_the_vector_the_embedder_returned(tmp_path: Path):
+    blocks = BlockSizes(rows=7)  # copies and FAISS adds in blocks that cross articles
     corpus, index_dir = write_corpus(tmp_path / "corpus", harbour_articles(12)), tmp_path / "index"
-    first = sync_index(corpus, index_dir, index_settings(), progress=False, embedder=HashEmbedder())
+    first = sync_index(corpus, index_dir, index_settings(), progress=False, embedder=HashEmbedder(), blocks=blocks)
     assert first.passages == first.embedded > 3 * BLOCK
     assert_rows_match(index_dir, corpus)
 
     (corpus / "harbour0003.txt").write_text("Harbour 3\n\nThe harbour of Velmora3 was closed in 1990.\n")
     write_corpus(corpus, harbour_articles(2, first=50))
-    second = sync_index(corpus, index_dir, index_settings(), progress=False, embedder=HashEmbedder())
+    second = sync_index(corpus, index_dir, index_settings(), progress=False, embedder=HashEmbedder(), blocks=blocks)
     assert (second.added, second.updated, second.unchanged) == (2, 1, 11)
     assert 0 < second.embedded < second.passages  # the unchanged articles' vectors were copied, block by block
     assert_rows_match(index_dir, corpus)
@@ -119,14 +128,12 @@ def test_a_failure_while_embedding_leaves_no_partial_version_and_the_old_one_ser
 
 
 def test_an_ivf_index_is_memory_mapped_on_load_and_finds_what_exact_search_finds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+    tmp_path: Path, capfd: pytest.CaptureFixture
 ):
-    import qa_bot.index as index_module
-
-    monkeypatch.setattr(index_module, "IVF_SHARD_ROWS", 400)  # several shards merged into one list file
+    blocks = BlockSizes(ivf_shard_rows=400)  # several shards merged into one list file
     corpus, built_dir = write_corpus(tmp_path / "corpus", harbour_articles(300)), tmp_path / "built"
     settings = index_settings(ann_threshold=1000)
-    report = sync_index(corpus, built_dir, settings, progress=False, embedder=HashEmbedder())
+    report = sync_index(corpus, built_dir, settings, progress=False, embedder=HashEmbedder(), blocks=blocks)
     assert report.passages > 1500
     index_dir = built_dir.rename(tmp_path / "moved")  # the lists are found beside the index, wherever it is
 
