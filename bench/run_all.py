@@ -1,9 +1,12 @@
-"""Run every benchmark, print one table, and optionally rewrite the README's performance table.
+"""Run every benchmark, print one table, and optionally record the figures and rewrite the pages that show them.
 
-    python bench/run_all.py [--quick] [--update-readme] [--only bench_ann,bench_ask]
+    python bench/run_all.py [--quick] [--update-docs] [--only bench_ann,bench_ask]
+    python bench/run_all.py --docs-only      # rewrite the pages from the recorded figures, run nothing
 
-``--update-readme`` replaces, between ``<!-- perf:start -->`` and ``<!-- perf:end -->`` in README.md, only the rows
-of the benchmarks that ran (matched by name; new ones are appended); every row names its command and date.
+``--update-docs`` replaces, in ``bench/figures.json``, only the rows of the benchmarks that ran (matched by name;
+new ones are appended), then writes docs/benchmarks.md, docs/accuracy.md and the README's headline table from it
+(``bench/pages.py``); every row names its command and date. ``--update-readme`` replaces the rows that ran between
+``<!-- perf:start -->`` and ``<!-- perf:end -->`` of a markdown file (``--readme``) the same way.
 Each script runs in its own process, so one's memory (1M vectors) never inflates another's figures.
 """
 
@@ -19,6 +22,7 @@ from datetime import date
 from pathlib import Path
 
 from _common import DEFAULT_SQUAD, DEFAULT_WORKDIR, REPO_ROOT, Figure
+from pages import FIGURES, markdown_row, merge_rows, update_docs
 
 BENCH_DIR = Path(__file__).resolve().parent
 # Indexing first: it (re)builds the SQuAD index the next four reuse; the 1M-passage runs last.
@@ -58,19 +62,28 @@ def _value(figure: Figure) -> str:
 HEADER = ["| Benchmark | Result | Target | | Measured by |", "|---|---|---|---|---|"]
 
 
-def table_rows(figures: list[Figure], command: str) -> dict[str, str]:
-    """README rows keyed by benchmark name, each saying which command measured it and when."""
-    verdict = {True: "met", False: "**missed**", None: ""}
+def figure_rows(figures: list[Figure], command: str) -> list[dict]:
+    """The recorded form of the figures shown in tables, each saying which command measured it and when."""
+    verdict = {True: "met", False: "missed", None: ""}
     when = f"{date.today().isoformat()}, {os.cpu_count()} CPU cores"
-    rows = {}
-    for figure in figures:
-        if figure.readme:
-            target = f"{figure.target} {figure.unit}".strip() if figure.target else ""
-            note = f" ({figure.note})" if figure.note else ""
-            rows[figure.name] = (
-                f"| {figure.name} | {_value(figure)}{note} | {target} | {verdict[figure.met()]} | `{command}` ({when}) |"
-            )
-    return rows
+    return [
+        {
+            "page": "benchmarks",
+            "name": figure.name,
+            "result": _value(figure) + (f" ({figure.note})" if figure.note else ""),
+            "target": f"{figure.target} {figure.unit}".strip() if figure.target else "",
+            "verdict": verdict[figure.met()],
+            "command": command,
+            "measured": when,
+        }
+        for figure in figures
+        if figure.readme
+    ]
+
+
+def table_rows(figures: list[Figure], command: str) -> dict[str, str]:
+    """Markdown table rows keyed by benchmark name."""
+    return {row["name"]: markdown_row(row) for row in figure_rows(figures, command)}
 
 
 def _row_name(line: str) -> str:
@@ -97,11 +110,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny synthetic sizes (seconds)")
     parser.add_argument("--update-readme", action="store_true", help="rewrite the table between the perf markers")
+    parser.add_argument(
+        "--update-docs", action="store_true", help="record the figures in bench/figures.json and rewrite docs/"
+    )
+    parser.add_argument("--docs-only", action="store_true", help="rewrite docs/ from the recorded figures only")
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md")
     parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(SCRIPTS)}")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="where data and indexes are cached")
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD, help="SQuAD training file (full runs)")
     args = parser.parse_args(argv)
+    if args.docs_only:
+        for path in update_docs(REPO_ROOT / "docs", args.readme):
+            print(f"wrote {path}")
+        return 0
     selected = args.only.split(",") if args.only else list(SCRIPTS)
     unknown = sorted(set(selected) - set(SCRIPTS))
     if unknown:
@@ -122,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = table_rows(figures, command)
     print("\n" + "\n".join(HEADER + list(rows.values())))
+    if args.update_docs:
+        merge_rows(FIGURES, figure_rows(figures, command))
+        for path in update_docs(REPO_ROOT / "docs", args.readme):
+            print(f"wrote {path}")
     if failed:
         print(f"\nfailed: {', '.join(failed)}", file=sys.stderr)
     if args.update_readme:

@@ -194,6 +194,49 @@ def test_readme_without_markers_is_left_alone(tmp_path: Path) -> None:
     assert run_all.update_readme(tmp_path / "missing.md", {"a": "| a | b |"}) is False
 
 
+def _bench_module(name: str):
+    sys.path.insert(0, str(BENCH_DIR))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(BENCH_DIR))
+
+
+def test_recorded_figures_replace_the_rows_measured_again_and_keep_the_others(tmp_path: Path) -> None:
+    pages = _bench_module("pages")
+    figures = tmp_path / "figures.json"
+    old = {"page": "benchmarks", "target": "", "verdict": "", "command": "old", "measured": "2026-11-25"}
+    figures.write_text(json.dumps([{**old, "name": "a", "result": "1 ms"}, {**old, "name": "b", "result": "2 ms"}]))
+    pages.merge_rows(
+        figures, [{**old, "name": "b", "result": "3 ms", "command": "new"}, {**old, "name": "c", "result": "4"}]
+    )
+    rows = json.loads(figures.read_text())
+    assert [(row["name"], row["result"], row["command"]) for row in rows] == [
+        ("a", "1 ms", "old"),
+        ("b", "3 ms", "new"),
+        ("c", "4", "old"),
+    ]
+
+
+def test_the_pages_are_rendered_from_the_recorded_figures_and_the_shipped_model_files(tmp_path: Path) -> None:
+    pages = _bench_module("pages")
+    readme = tmp_path / "README.md"
+    readme.write_text("# qa-bot\n\n<!-- headline:start -->\nstale table\n<!-- headline:end -->\n\nText stays.\n")
+    written = pages.update_docs(tmp_path, readme)
+    assert sorted(path.name for path in written) == ["README.md", "accuracy.md", "benchmarks.md"]
+    benchmarks = (tmp_path / "benchmarks.md").read_text()
+    for row in pages.load_rows():
+        page = (tmp_path / f"{row['page']}.md").read_text()
+        assert f"| {row['name']} | {row['result']} |" in page and f"`{row['command']}` ({row['measured']})" in page
+    assert "{{" not in benchmarks and "{{" not in (tmp_path / "accuracy.md").read_text()
+    policy = json.loads((REPO_ROOT / "qa_bot" / "models" / "answer_policy.json").read_text())
+    answered = policy["report"]["checked_on_unseen_articles"]["answered"]
+    assert f"| questions answered | {answered:.1f}% |" in (tmp_path / "accuracy.md").read_text()
+    text = readme.read_text()
+    assert "stale table" not in text and text.endswith("<!-- headline:end -->\n\nText stays.\n")
+    assert f"| questions answered | {answered:.1f}% |" in text
+
+
 @pytest.mark.slow
 def test_dask_indexing_is_measured_against_the_local_path_in_the_same_run(workdir: Path) -> None:
     figures, _ = run_bench("bench_dask", workdir, "--workers", "2")

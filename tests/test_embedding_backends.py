@@ -89,7 +89,7 @@ def test_openvino_export_checksums_both_files_and_is_redone_when_its_weights_are
 
 
 def test_openvino_threads_are_not_pinned_so_two_workers_use_two_cores(cache_dir: Path) -> None:
-    # pinned, two single-thread processes ran on the same core (README, Scale); not timed here
+    # pinned, two single-thread processes ran on the same core (CHANGELOG.md, Scale); not timed here
     compiled = int8_model(minilm()._model, bundled_embedder(), cache_dir, 1)
     assert compiled.get_property("ENABLE_CPU_PINNING") is False
     assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
@@ -120,7 +120,7 @@ def test_export_runs_each_layer_as_fused_int8_attention(onnx_embedder: Embedder,
 
 
 def test_idle_embedder_threads_sleep_so_the_reader_that_follows_gets_the_cores(cache_dir: Path) -> None:
-    # spinning onnxruntime threads slowed each question's torch reader pass (README, Scale); not timed here
+    # spinning onnxruntime threads slowed each question's torch reader pass (CHANGELOG.md, Scale); not timed here
     options = int8_session(minilm()._model, bundled_embedder(), cache_dir, 0).get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
@@ -151,7 +151,7 @@ def test_an_unwritable_cache_still_embeds_with_a_notice(tmp_path: Path, onnx_emb
 
 def test_backend_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
     monkeypatch.setenv("QA_BOT_CACHE_DIR", str(cache_dir))
-    assert Settings().embedder_backend == "openvino-int8"  # the default: the fastest measured (README, Scale)
+    assert Settings().embedder_backend == "openvino-int8"  # the default: the fastest measured (CHANGELOG.md, Scale)
     monkeypatch.setenv("QA_BOT_EMBEDDER_BACKEND", "torch")
     assert Embedder.from_settings(Settings()).identity()["backend"] == "torch"
     with pytest.raises(QABotError, match="QA_BOT_EMBEDDER_BACKEND"):
