@@ -102,6 +102,13 @@ def parse_file(path: Path, relative: str, max_bytes: int, notices: list[str] | N
             data = stream.read()
     except OSError as error:
         raise IngestError(relative, f"cannot read the file ({error.strerror or error})") from error
+    return parse_data(data, relative, notices)
+
+
+def parse_data(data: bytes, relative: str, notices: list[str] | None = None) -> list[Article]:
+    """Articles in the bytes of a file named ``relative`` (its suffix says how to read them), as `parse_file`."""
+    notices = notices if notices is not None else []
+    suffix = PurePosixPath(relative).suffix.lower()
     text = _decode(data, relative, notices, by_line=suffix == ".jsonl")
     if not text.strip():
         raise IngestError(relative, "empty file")
@@ -144,14 +151,22 @@ def check_corpus_dir(corpus_dir: Path) -> None:
         raise QABotError(f"corpus folder '{corpus_dir}' is a file, not a folder; pass the folder holding the articles")
 
 
-def scan_corpus(corpus_dir: Path, max_bytes: int, keep_texts: bool = True) -> CorpusScan:
+def scan_corpus(
+    corpus_dir: Path, max_bytes: int, keep_texts: bool = True, prefer: dict[str, str] | None = None
+) -> CorpusScan:
     """Every article under ``corpus_dir``, deduplicated by content, in sorted path order; without ``keep_texts``
-    their texts are "" (``CorpusScan.with_texts`` reads them again)."""
+    their texts are "" (``CorpusScan.with_texts`` reads them again).
+
+    Of several paths holding the same text the first is kept, unless ``prefer`` (article id -> path, e.g. where
+    the index has it now) names one of them: a copy appearing under another name never displaces the original.
+    """
     check_corpus_dir(corpus_dir)
     root = corpus_dir.resolve()
     scan = CorpusScan(root=root)
-    first_path_of: dict[str, str] = {}
-    for relative, path in _corpus_files(root, scan.problems):
+    prefer = prefer or {}
+    kept: dict[str, tuple[int, Article]] = {}  # article id -> (order found, article)
+    found = 0
+    for relative, path in article_files(root, scan.problems):
         notices: list[str] = []
         try:
             articles = parse_file(path, relative, max_bytes, notices)
@@ -160,12 +175,17 @@ def scan_corpus(corpus_dir: Path, max_bytes: int, keep_texts: bool = True) -> Co
             notices.append(f"skipped {error}")
         scan.problems.extend(notices)
         for article in articles:
-            if article.article_id in first_path_of:
-                scan.problems.append(f"skipped {article.path}: same text as {first_path_of[article.article_id]}")
+            first = kept.get(article.article_id)
+            if first is not None and prefer.get(article.article_id) != article.path:
+                scan.problems.append(f"skipped {article.path}: same text as {first[1].path}")
                 continue
-            first_path_of[article.article_id] = article.path
+            if first is not None:
+                scan.problems.append(f"skipped {first[1].path}: same text as {article.path}")
+                del scan.files[first[1].path]
+            kept[article.article_id] = (found, article if keep_texts else replace(article, text=""))
+            found += 1
             scan.files[article.path] = relative
-            scan.articles.append(article if keep_texts else replace(article, text=""))
+    scan.articles = [article for _, article in sorted(kept.values(), key=lambda item: item[0])]
     return scan
 
 
@@ -188,8 +208,9 @@ def validate_upload_name(filename: str) -> str:
     return name
 
 
-def _corpus_files(root: Path, problems: list[str]) -> list[tuple[str, Path]]:
-    """(relative posix path, path) of supported files, sorted; reports what it leaves out."""
+def article_files(root: Path, problems: list[str]) -> list[tuple[str, Path]]:
+    """(relative posix path, path) of supported files under ``root`` (resolved), sorted; reports what it leaves
+    out. Hidden files and folders are left out, and so are symlinks into them (the trash is one)."""
     found: list[tuple[str, Path]] = []
     pending = [root]
     while pending:
@@ -213,6 +234,9 @@ def _corpus_files(root: Path, problems: list[str]) -> list[tuple[str, Path]]:
                     continue
                 if not target.is_relative_to(root):
                     problems.append(f"skipped {relative}: symlink points outside the corpus folder")
+                    continue
+                if any(part.startswith(".") for part in target.relative_to(root).parts):
+                    problems.append(f"skipped {relative}: symlink points into a hidden folder or file")
                     continue
                 if target.is_dir():  # its target is inside the corpus and scanned there
                     problems.append(f"skipped {relative}: symlink to a folder inside the corpus")

@@ -459,6 +459,21 @@ def render_index_report(report: SyncReport | None, notes: Sequence[str], problem
     return '<div class="qa-status">' + "<br>".join(lines) + problem_list + "</div>"
 
 
+def _some(paths: Sequence[str], shown: int = 5) -> str:
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(_text(path) for path in paths[:shown]) + more
+
+
+def render_drift(unindexed: Sequence[str], gone: Sequence[str]) -> str:
+    """Where the corpus folder and the index disagree (a sync failed or was cut short), and how to fix it."""
+    if not unindexed and not gone:
+        return ""
+    lines = [f"In the folder but not yet indexed: {_some(unindexed)}."] if unindexed else []
+    if gone:
+        lines.append(f"Still indexed although their file has left the folder: {_some(gone)}.")
+    return '<div class="qa-status qa-drift">' + "<br>".join(lines) + "<br>Press “Sync now” to index the folder.</div>"
+
+
 def render_header(articles: int, passages: int) -> str:
     return (
         f'<div id="qa-header"><h1>{APP_TITLE}</h1>'

@@ -33,6 +33,7 @@ from qa_bot.render import (
     answer_cards,
     render_article_table,
     render_article_view,
+    render_drift,
     render_error,
     render_header,
     render_index_report,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 ASK_CONCURRENCY = 2  # questions answered at once; each already uses settings.threads torch threads
 SHUTDOWN_GRACE_S = 3.0  # after SIGINT/SIGTERM, requests in flight get this long before the process exits
+FOLLOW_INDEX_S = 3.0  # how often an open page checks whether the index changed under it (a sync by the CLI)
 INTERNAL = {"api_visibility": "private"}  # UI events are not part of the public API (only /ask is)
 
 
@@ -161,14 +163,29 @@ class _Handlers:
         with self.bot.borrow_index() as index:
             return article_rows(index, self.corpus_dir)
 
+    def drift(self) -> corpus_files.Drift:
+        """Where the corpus folder and the index differ (a sync failed or was cut short)."""
+        with self.bot.borrow_index() as index:
+            indexed = index.list_articles()
+        return corpus_files.corpus_drift(self.corpus_dir, indexed, self.settings.max_article_bytes)
+
     def refresh(self, query: str) -> tuple:
         rows = self.rows()
+        drift = self.drift()
         return (
             render_header(len(rows), sum(row.passages for row in rows)),
             render_article_table(rows, query or ""),
             gr.Dropdown(choices=[(row.title, row.article_id) for row in rows], value=None),
             gr.Chatbot(examples=self.examples()),
+            render_drift(drift.unindexed, drift.gone),
         )
+
+    def follow_index(self, shown_version: str, query: str) -> tuple | dict:
+        """The page's article list again when the server moved to another index version (a sync by the CLI)."""
+        version = self.bot.index.version
+        if version == shown_version:
+            return gr.skip()  # every output left as it is
+        return (version, *self.refresh(query))
 
     def search(self, query: str) -> str:
         return render_article_table(self.rows(), query or "")
@@ -184,20 +201,12 @@ class _Handlers:
     def add_articles(self, files: list[str] | None, replace: bool, query: str) -> tuple:
         if not files:
             raise gr.Error("Choose one or more files to add first.")
-        notes, problems, changed = [], [], False
-        for file in files:
-            try:
-                saved = corpus_files.save_upload(
-                    Path(file), self.corpus_dir, self.settings.max_article_bytes, replace=replace
-                )
-            except (QABotError, OSError) as error:
-                problems.append(str(error))
-                continue
-            notes.append(saved.describe())
-            changed = changed or bool(saved.name)
-        if not changed:
-            return (render_index_report(None, notes, problems), None, *self.refresh(query))
-        status, *refreshed = self._sync(notes, problems, query)
+        batch = corpus_files.save_uploads(
+            [Path(file) for file in files], self.corpus_dir, self.settings.max_article_bytes, replace=replace
+        )
+        if not batch.changed and not self.drift():
+            return (render_index_report(None, batch.notes, batch.problems), None, *self.refresh(query))
+        status, *refreshed = self._sync(batch.notes, batch.problems, query)
         return (status, None, *refreshed)
 
     def _find(self, article_id: str | None) -> ArticleRow | None:
@@ -230,15 +239,23 @@ class _Handlers:
                 *self.refresh(query),
             )
         try:
-            trashed = corpus_files.move_to_trash(self.corpus_dir, row.path)
+            trashed = corpus_files.remove_article_file(self.corpus_dir, row.path)
         except (QABotError, OSError) as error:
             return (render_error(f"could not remove it: {error}"), gr.Row(visible=False), *self.refresh(query))
-        note = f"Removed {row.title}: its file is now {trashed} (move it back into the corpus to restore it)."
+        note = (
+            f"Removed {row.title}: its file is now {trashed} (move it back into the corpus to restore it)."
+            if trashed
+            else f"The file of {row.title} had already left the folder; the index follows the folder now."
+        )
         status, *refreshed = self._sync([note], [], query)
         return (status, gr.Row(visible=False), *refreshed)
 
     def cancel_remove(self) -> tuple[str, gr.Row]:
         return "", gr.Row(visible=False)
+
+    def sync_now(self, query: str) -> tuple:
+        """Bring the index in line with the folder (after a failed or interrupted sync, or files copied in)."""
+        return self._sync([], [], query)
 
     # ---- API
 
@@ -265,10 +282,11 @@ class _Shared:
     table: gr.HTML
     picker: gr.Dropdown
     search: gr.Textbox
+    drift: gr.HTML
 
     @property
     def refreshed(self) -> list[gr.components.Component]:
-        return [self.header, self.table, self.picker, self.chatbot]
+        return [self.header, self.table, self.picker, self.chatbot, self.drift]
 
 
 def _chat_tab(handlers: _Handlers) -> gr.Chatbot:
@@ -340,6 +358,8 @@ def _articles_tab(handlers: _Handlers, header: gr.HTML, chatbot: gr.Chatbot, row
     index_button = gr.Button("Add to index", variant="primary", elem_id="qa-index")
     status = gr.HTML(elem_id="qa-index-status")
     gr.Markdown("### Indexed articles")
+    drift = gr.HTML(elem_id="qa-drift")
+    sync_button = gr.Button("Sync now", variant="secondary", size="sm", elem_id="qa-sync")
     shared = _Shared(
         header=header,
         chatbot=chatbot,
@@ -353,6 +373,7 @@ def _articles_tab(handlers: _Handlers, header: gr.HTML, chatbot: gr.Chatbot, row
             value=None,
             elem_id="qa-article-picker",
         ),
+        drift=drift,
     )
     remove_button = gr.Button("Remove this article…", variant="secondary", visible=False, elem_id="qa-remove")
     with gr.Row(visible=False, elem_id="qa-confirm-row") as confirm_row:
@@ -365,6 +386,7 @@ def _articles_tab(handlers: _Handlers, header: gr.HTML, chatbot: gr.Chatbot, row
     index_button.click(
         handlers.add_articles, [uploads, replace, shared.search], [status, uploads, *shared.refreshed], **changing
     )
+    sync_button.click(handlers.sync_now, [shared.search], [status, *shared.refreshed], **changing)
     shared.search.change(handlers.search, [shared.search], [shared.table], queue=False, **INTERNAL)
     shared.picker.change(
         handlers.open_article, [shared.picker], [view, remove_button, confirm_row], queue=False, **INTERNAL
@@ -388,6 +410,15 @@ def build_app(bot: QABot, corpus_dir: Path, feedback: FeedbackStore, settings: S
             with gr.Tab("Articles", id="articles"):
                 shared = _articles_tab(handlers, header, chatbot, rows)
         app.load(handlers.refresh, [shared.search], shared.refreshed, queue=False, show_progress="hidden", **INTERNAL)
+        shown_version = gr.State(bot.index.version)
+        gr.Timer(FOLLOW_INDEX_S).tick(
+            handlers.follow_index,
+            [shown_version, shared.search],
+            [shown_version, *shared.refreshed],
+            queue=False,
+            show_progress="hidden",
+            **INTERNAL,
+        )
         gr.api(handlers.ask_api, api_name="ask")
     return app
 
