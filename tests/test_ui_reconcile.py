@@ -59,6 +59,13 @@ def browser_upload(tmp_path: Path, name: str, text: str) -> str:
     return str(folder / name)
 
 
+def upload_whose_sync_fails(handlers: _Handlers, tmp_path: Path, index_dir: Path) -> str:
+    """Tides.txt uploaded while another indexer holds the lock: saved, but its sync fails; returns the status."""
+    with index_lock_held_by_another_indexer(index_dir):
+        status, *_ = handlers.add_articles([browser_upload(tmp_path, "Tides.txt", TIDES)], False, "")
+    return status
+
+
 def indexed_paths(handlers: _Handlers) -> list[str]:
     return sorted(row.path for row in handlers.rows())
 
@@ -68,8 +75,7 @@ def test_an_upload_whose_sync_failed_is_indexed_by_uploading_it_again(
 ) -> None:
     corpus, index_dir = site
     with serving(site, settings) as handlers:
-        with index_lock_held_by_another_indexer(index_dir):
-            status, *_ = handlers.add_articles([browser_upload(tmp_path, "Tides.txt", TIDES)], False, "")
+        status = upload_whose_sync_fails(handlers, tmp_path, index_dir)
         assert "Saved Tides.txt" in status and "another `qa-bot index` is already updating" in status
         assert (corpus / "Tides.txt").exists() and "Tides.txt" not in indexed_paths(handlers)
 
@@ -85,8 +91,7 @@ def test_sync_now_indexes_what_a_failed_sync_left_out(
 ) -> None:
     _, index_dir = site
     with serving(site, settings) as handlers:
-        with index_lock_held_by_another_indexer(index_dir):
-            handlers.add_articles([browser_upload(tmp_path, "Tides.txt", TIDES)], False, "")
+        upload_whose_sync_fails(handlers, tmp_path, index_dir)
         status, *_ = handlers.sync_now("")
         assert "Index updated: 1 added" in status
         assert "Tides.txt" in indexed_paths(handlers)
@@ -114,8 +119,7 @@ def test_the_articles_tab_says_what_the_folder_and_the_index_disagree_on(
     corpus, index_dir = site
     with serving(site, settings) as handlers:
         assert handlers.refresh("")[-1] == ""
-        with index_lock_held_by_another_indexer(index_dir):
-            *_, drift = handlers.add_articles([browser_upload(tmp_path, "Tides.txt", TIDES)], False, "")
+        upload_whose_sync_fails(handlers, tmp_path, index_dir)
         corpus_files.move_to_trash(corpus, "bridge.txt")  # a removal whose sync never ran
         (corpus / "bakery.txt").write_text("A Bakery in Lyon\n\nIt now opens at five.\n", encoding="utf-8")
         (corpus / "copy of observatory.txt").write_text(ARTICLES["observatory.txt"], encoding="utf-8")

@@ -18,18 +18,16 @@ import pytest
 from qa_bot.corpus_files import TRASH_DIR, remove_abandoned_uploads, save_upload, save_uploads
 from qa_bot.errors import QABotError
 from qa_bot.ingest import scan_corpus
+from tests.test_index import write_corpus
+from tests.test_ui_corpus_files import GEOLOGY
 
-GEOLOGY = "Geology\n\nThe basalt columns of the coast formed as lava cooled slowly, about 60 million years ago.\n"
 LIMIT = 100_000
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    (folder / "Geology.txt").write_text(GEOLOGY, encoding="utf-8")
-    return folder
+    return write_corpus(tmp_path / "corpus", {"Geology.txt": GEOLOGY})
 
 
 def upload_file(tmp_path: Path, name: str, data: bytes | str) -> Path:
