@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import filecmp
 import os
@@ -143,9 +142,8 @@ def remove_abandoned_uploads(corpus_dir: Path) -> list[Path]:
             if os.stat(path, follow_symlinks=False).st_ino == os.fstat(descriptor).st_ino:
                 path.unlink()
                 removed.append(path)
-        except OSError as error:
-            if error.errno not in (errno.EWOULDBLOCK, errno.ENOENT):
-                raise
+        except OSError:
+            pass  # in use (locked), gone meanwhile, or a folder we may not change: best effort
         finally:
             os.close(descriptor)
     return removed

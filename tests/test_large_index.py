@@ -12,7 +12,7 @@ import subprocess
 import sys
 import textwrap
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -188,25 +188,6 @@ SYNC_IN_A_CHILD = textwrap.dedent(
         print(error)
     """
 )
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
-    """A tmpfs of the given size in KiB, unmounted afterwards (mounting needs root, as in CI)."""
-    mounted: list[Path] = []
-
-    def mount(kilobytes: int) -> Path:
-        folder = tmp_path / f"disk{len(mounted)}"
-        folder.mkdir()
-        command = ["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(folder)]
-        if subprocess.run(command, capture_output=True, check=False).returncode != 0:
-            pytest.skip("mounting a small tmpfs needs root")
-        mounted.append(folder)
-        return folder
-
-    yield mount
-    for folder in mounted:
-        subprocess.run(["umount", "--lazy", str(folder)], check=False)  # detached now, freed when no file is open
 
 
 def sync_in_a_child(corpus: Path, index_dir: Path) -> str:

@@ -13,7 +13,7 @@ import bm25s
 import numpy as np
 from tqdm.auto import tqdm
 
-from qa_bot.index.files import allocated_npy, scratch_beside
+from qa_bot.index.files import allocated_npy, scratch_beside, short_writes_explained
 from qa_bot.index.store import ROW_COLUMN
 
 
@@ -141,4 +141,5 @@ def write_bm25(directory: Path, store: sqlite3.Connection, passage_count: int, b
         with tqdm(total=3 * passage_count, desc="Scoring words", unit="passage", disable=not progress) as bar:
             tokens.reading_bar = bar
             retriever.index(tokens, show_progress=False)
-        retriever.save(str(directory), show_progress=False)
+        with short_writes_explained(directory.parent):
+            retriever.save(str(directory), show_progress=False)

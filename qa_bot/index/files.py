@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import zlib
 from collections.abc import Iterator
@@ -23,6 +24,24 @@ def scratch_beside(path: Path) -> Iterator[Path]:
         yield scratch_dir
     finally:
         shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+_SHORT_WRITE = re.compile(r"(\d+) requested and (\d+) written")  # numpy's words for a write cut short
+
+
+@contextmanager
+def short_writes_explained(folder: Path) -> Iterator[None]:
+    """numpy's `np.save` reports a write cut short ("87616 requested and 48096 written") without its cause; on a full
+    disk that cause is given ("No space left on device"), else the write is reported as an I/O error."""
+    try:
+        yield
+    except OSError as error:
+        short = _SHORT_WRITE.fullmatch(str(error)) if error.errno is None else None
+        if short is None:
+            raise
+        missing = int(short.group(1)) - int(short.group(2))
+        cause = errno.ENOSPC if shutil.disk_usage(folder).free < missing else errno.EIO
+        raise OSError(cause, os.strerror(cause), str(folder)) from error
 
 
 _CANNOT_RESERVE = {errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS}  # a file system without it: written as before

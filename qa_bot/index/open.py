@@ -91,11 +91,16 @@ class OpenIndex:
             BM25_DIR: int(bm25.scores["num_docs"]),
             STORE: stored_passages,
         }
-        wrong = {name: n for name, n in sizes.items() if n != expected}
-        if wrong or vector_dimension != manifest["dimension"] or faiss_index.d != manifest["dimension"]:
+        wrong = [f"{name} {n} passages" for name, n in sizes.items() if n != expected]
+        wrong += [
+            f"{name} dimension {d}"
+            for name, d in {VECTORS: vector_dimension, FAISS_INDEX: faiss_index.d}.items()
+            if d != manifest["dimension"]
+        ]
+        if wrong:
             connection.close()
-            found = ", ".join(f"{name} {n}" for name, n in wrong.items()) or "vector dimension"
-            raise IndexUnusable(f"index at {index_dir} is inconsistent ({found} passages, manifest {expected}); {hint}")
+            counts = f"{expected} passages of dimension {manifest['dimension']}"
+            raise IndexUnusable(f"index at {index_dir} is inconsistent ({', '.join(wrong)}; manifest {counts}); {hint}")
         return cls(index_dir, version, manifest, faiss_index, bm25, connection)
 
     def check_embedder(self, embedder_identity: dict) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qa_bot.chunking import build_passages, split_sentences
+from qa_bot.corpus_files import remove_abandoned_uploads
 from qa_bot.embedding import Embedder
 from qa_bot.errors import IndexUnusable, QABotError
 from qa_bot.index.bm25 import write_bm25
@@ -43,6 +44,7 @@ from qa_bot.index.version import (
     STORE,
     VECTORS,
     VERSIONS,
+    current_is_usable,
     exclusive_lock,
     new_version_id,
     read_current,
@@ -168,38 +170,63 @@ def sync_index(
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(index_dir):
-            report = _sync_locked(corpus_dir, index_dir, settings, rebuild, progress, embedder, blocks)
+            report = _sync_locked(_Job(corpus_dir, index_dir, settings, rebuild, progress, embedder, blocks))
         succeeded = True
         return report
     except (OSError, sqlite3.OperationalError) as error:  # disk full, permissions: the live version is untouched
         reason = getattr(error, "strerror", None) or error
-        kept = "the previous version stays in use" if (index_dir / CURRENT).exists() else "nothing was written"
+        if current_is_usable(index_dir):
+            kept = "the previous version stays in use"
+        else:
+            kept = "nothing was switched in" if (index_dir / CURRENT).exists() else "nothing was written"
         raise QABotError(f"cannot update the index at {index_dir} ({reason}); {kept}") from error
     finally:
         if created is not None and not succeeded:  # a failed command leaves nothing behind
             shutil.rmtree(created, ignore_errors=True)
 
 
-def _sync_locked(
-    corpus_dir: Path,
-    index_dir: Path,
-    settings: Settings,
-    rebuild: bool,
-    progress: bool,
-    embedder: Embedder | None,
-    blocks: BlockSizes,
-) -> SyncReport:
-    versions_dir = index_dir / VERSIONS
+@dataclass(frozen=True)
+class _Job:
+    """What one sync was asked to do."""
+
+    corpus_dir: Path
+    index_dir: Path
+    settings: Settings
+    rebuild: bool
+    progress: bool
+    embedder: Embedder | None
+    blocks: BlockSizes
+
+
+def _sync_locked(job: _Job) -> SyncReport:
+    versions_dir = job.index_dir / VERSIONS
     versions_dir.mkdir(exist_ok=True)
     for stale in versions_dir.glob("*" + PARTIAL_SUFFIX):
         shutil.rmtree(stale, ignore_errors=True)  # left by an indexer that was killed
 
-    scan = scan_corpus(corpus_dir, settings.max_article_bytes, keep_texts=False)
+    remove_abandoned_uploads(job.corpus_dir)
+    previous, why_not = _open_previous(job.index_dir)
+    try:
+        report = _sync_onto(job, previous, why_not)
+    finally:
+        if previous is not None:
+            previous.connection.close()
+    if previous is None or report.version != previous.version:
+        remove_old_versions(job.index_dir, keep={report.version, previous.version if previous else ""})
+    return report
+
+
+def _sync_onto(job: _Job, previous: _Previous | None, why_not: str | None) -> SyncReport:
+    """The sync's work once the live version is open: unchanged, or a new version written and switched in."""
+    corpus_dir, index_dir, settings = job.corpus_dir, job.index_dir, job.settings
+    # Of two files with the same text the one indexed already stays: a copy never displaces the original.
+    prefer = {a.article_id: a.path for a in previous.articles.values()} if previous else {}
+    scan = scan_corpus(corpus_dir, settings.max_article_bytes, keep_texts=False, prefer=prefer)
     if not scan.articles:
         first = f" ({scan.problems[0]})" if scan.problems else ""
         raise QABotError(f"no readable articles in {corpus_dir}{first}; add article files and run again")
-    articles = sorted({a.article_id: a for a in scan.articles}.values(), key=lambda a: a.path)
-    embedder = embedder or Embedder.from_settings(settings)
+    articles = sorted(scan.articles, key=lambda a: a.path)
+    embedder = job.embedder or Embedder.from_settings(settings)
     tokenizer = _load_tokenizer(settings)
     built_with = {
         "corpus_dir": str(corpus_dir.resolve()),
@@ -208,27 +235,20 @@ def _sync_locked(
         "tokenizer": {"name": Path(settings.reader_path()).name, "fingerprint": _tokenizer_fingerprint(tokenizer)},
         "passage_tokens": settings.passage_tokens,
     }
-
-    previous, why_not = _open_previous(index_dir)
     report = _count_changes(articles, previous)
     report.problems = list(scan.problems)
     if why_not and (index_dir / CURRENT).exists():
         report.problems.append(f"previous index not reused: {why_not}")
-    try:
-        reusable = previous if previous and not rebuild else None
-        if reusable and _reuse_key(reusable.manifest) != _reuse_key(built_with):
-            report.problems.append("embedder, reader tokenizer or passage size changed: re-embedding everything")
-            reusable = None
-        if reusable and reusable.intact and _same_articles(reusable, articles):
-            report.passages, report.version = reusable.manifest["counts"]["passages"], reusable.version
-            return report  # nothing changed: keep serving the live version
-        sources = _Sources(scan, articles, reusable, tokenizer, embedder, settings.max_article_bytes)
-        report.version, plan = _write_version(index_dir, built_with, sources, settings, blocks, progress)
-        report.passages, report.embedded = plan.passages, len(plan.rows_to_embed)
-    finally:
-        if previous is not None:
-            previous.connection.close()
-    remove_old_versions(index_dir, keep={report.version, previous.version if previous else ""})
+    reusable = previous if previous and not job.rebuild else None
+    if reusable and _reuse_key(reusable.manifest) != _reuse_key(built_with):
+        report.problems.append("embedder, reader tokenizer or passage size changed: re-embedding everything")
+        reusable = None
+    if reusable and reusable.intact and _same_articles(reusable, articles):
+        report.passages, report.version = reusable.manifest["counts"]["passages"], reusable.version
+        return report  # nothing changed: keep serving the live version
+    sources = _Sources(scan, articles, reusable, tokenizer, embedder, settings.max_article_bytes)
+    report.version, plan = _write_version(index_dir, built_with, sources, settings, job.blocks, job.progress)
+    report.passages, report.embedded = plan.passages, len(plan.rows_to_embed)
     return report
 
 
@@ -338,8 +358,13 @@ def _write_version(
         shutil.rmtree(partial_dir, ignore_errors=True)  # (a kill -9 leaves it for the next run instead)
         raise
     os.rename(partial_dir, index_dir / VERSIONS / version)
-    fsync(index_dir / VERSIONS)
-    switch_current(index_dir, version)
+    try:
+        fsync(index_dir / VERSIONS)
+        switch_current(index_dir, version)
+    except BaseException:
+        if not current_is_usable(index_dir) or read_current(index_dir) != version:
+            shutil.rmtree(index_dir / VERSIONS / version, ignore_errors=True)  # never switched in: no orphan
+        raise
     return version, plan
 
 

@@ -132,13 +132,35 @@ def new_version_id() -> str:
 
 
 def switch_current(index_dir: Path, version: str) -> None:
+    """Make ``version`` the live one atomically. Anything but a file where CURRENT (or its temporary) belongs, a
+    folder say, is damage no reader can use: it is moved aside (kept, renamed) so the index can be repaired."""
     pending = index_dir / (CURRENT + ".tmp")
-    with pending.open("w", encoding="utf-8") as stream:
-        stream.write(version + "\n")
-        stream.flush()
-        os.fsync(stream.fileno())
-    os.replace(pending, index_dir / CURRENT)
+    try:
+        _set_aside_unless_file(pending)
+        with pending.open("w", encoding="utf-8") as stream:
+            stream.write(version + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        _set_aside_unless_file(index_dir / CURRENT)
+        os.replace(pending, index_dir / CURRENT)
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
     fsync(index_dir)
+
+
+def _set_aside_unless_file(path: Path) -> None:
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        os.rename(path, path.with_name(f"{path.name}.damaged-{secrets.token_hex(3)}"))
+
+
+def current_is_usable(index_dir: Path) -> bool:
+    """Whether CURRENT names a version (that version's files may still fail their checks)."""
+    try:
+        read_current(index_dir)
+    except IndexUnusable:
+        return False
+    return True
 
 
 def remove_old_versions(index_dir: Path, keep: set[str]) -> None:
