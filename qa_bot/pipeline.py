@@ -2,7 +2,9 @@
 
 `QABot` loads the models once; `ask` is safe to call from several threads. An
 index update (`index_corpus`) builds a new version beside the live one and then
-swaps it in, so a question is always answered from one consistent version.
+swaps it in, so a question is always answered from one consistent version; a
+version switched in by another process (`qa-bot index`) is followed the same way
+(`follow_current`, or every few seconds with `follow_index`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from qa_bot.embedding import Embedder
 from qa_bot.errors import QABotError
 from qa_bot.followup import Turn, resolve_followup
 from qa_bot.index import OpenIndex, SyncReport, sync_index
+from qa_bot.index.version import read_current
 from qa_bot.reader import Reader
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import Settings
@@ -100,6 +103,7 @@ class QABot:
         self._live = live
         self._swap_lock = threading.Lock()
         self._index_lock = threading.Lock()
+        self._follow_problem = ""  # why the version CURRENT names was last refused, logged once
 
     @classmethod
     def from_index(cls, index_dir: Path | str, settings: Settings | None = None) -> QABot:
@@ -155,6 +159,38 @@ class QABot:
             done = old.users == 0
         if done:
             old.index.close()
+
+    def follow_current(self) -> bool:
+        """Move to the version CURRENT names if another process (a `qa-bot index` run) switched it; True if so.
+
+        A version that cannot be loaded leaves the live one serving; why is logged once.
+        """
+        if not self._index_lock.acquire(blocking=False):
+            return False  # this bot's own sync is running and reloads when it ends
+        try:
+            if read_current(self.index_dir) == self.index.version:
+                return False
+            self.reload()
+        except QABotError as error:
+            if str(error) != self._follow_problem:
+                logger.warning("still answering from index version %s: %s", self.index.version, error)
+            self._follow_problem = str(error)
+            return False
+        finally:
+            self._index_lock.release()
+        self._follow_problem = ""
+        return True
+
+    def follow_index(self, every_s: float) -> threading.Event:
+        """`follow_current` every ``every_s`` seconds on a daemon thread, until the returned event is set."""
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(every_s):
+                self.follow_current()
+
+        threading.Thread(target=watch, name="qa-bot-follow-index", daemon=True).start()
+        return stop
 
     def index_corpus(self, corpus_dir: Path) -> SyncReport:
         with self._index_lock:

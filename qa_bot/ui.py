@@ -51,7 +51,9 @@ if TYPE_CHECKING:
 
 ASK_CONCURRENCY = 2  # questions answered at once; each already uses settings.threads torch threads
 SHUTDOWN_GRACE_S = 3.0  # after SIGINT/SIGTERM, requests in flight get this long before the process exits
-FOLLOW_INDEX_S = 3.0  # how often an open page checks whether the index changed under it (a sync by the CLI)
+FOLLOW_INDEX_S = (
+    2.0  # how often the server checks for a version switched in by `qa-bot index`, and a page for a new list
+)
 INTERNAL = {"api_visibility": "private"}  # UI events are not part of the public API (only /ask is)
 
 
@@ -169,23 +171,26 @@ class _Handlers:
             indexed = index.list_articles()
         return corpus_files.corpus_drift(self.corpus_dir, indexed, self.settings.max_article_bytes)
 
-    def refresh(self, query: str) -> tuple:
-        rows = self.rows()
+    def refresh(self, query: str, picked: str | None = None) -> tuple:
+        """The Articles tab (and examples) for the live version; ``picked`` stays chosen if it is still indexed."""
+        with self.bot.borrow_index() as index:
+            rows, version = article_rows(index, self.corpus_dir), index.version
         drift = self.drift()
+        choices = [(row.title, row.article_id) for row in rows]
         return (
             render_header(len(rows), sum(row.passages for row in rows)),
             render_article_table(rows, query or ""),
-            gr.Dropdown(choices=[(row.title, row.article_id) for row in rows], value=None),
+            gr.Dropdown(choices=choices, value=picked if any(picked == id_ for _, id_ in choices) else None),
             gr.Chatbot(examples=self.examples()),
             render_drift(drift.unindexed, drift.gone),
+            version,
         )
 
-    def follow_index(self, shown_version: str, query: str) -> tuple | dict:
+    def follow_index(self, shown_version: str, query: str, picked: str | None) -> tuple | dict:
         """The page's article list again when the server moved to another index version (a sync by the CLI)."""
-        version = self.bot.index.version
-        if version == shown_version:
+        if self.bot.index.version == shown_version:
             return gr.skip()  # every output left as it is
-        return (version, *self.refresh(query))
+        return self.refresh(query, picked)
 
     def search(self, query: str) -> str:
         return render_article_table(self.rows(), query or "")
@@ -283,10 +288,11 @@ class _Shared:
     picker: gr.Dropdown
     search: gr.Textbox
     drift: gr.HTML
+    version: gr.State  # the index version the page shows
 
     @property
     def refreshed(self) -> list[gr.components.Component]:
-        return [self.header, self.table, self.picker, self.chatbot, self.drift]
+        return [self.header, self.table, self.picker, self.chatbot, self.drift, self.version]
 
 
 def _chat_tab(handlers: _Handlers) -> gr.Chatbot:
@@ -374,6 +380,7 @@ def _articles_tab(handlers: _Handlers, header: gr.HTML, chatbot: gr.Chatbot, row
             elem_id="qa-article-picker",
         ),
         drift=drift,
+        version=gr.State(""),
     )
     remove_button = gr.Button("Remove this article…", variant="secondary", visible=False, elem_id="qa-remove")
     with gr.Row(visible=False, elem_id="qa-confirm-row") as confirm_row:
@@ -410,11 +417,10 @@ def build_app(bot: QABot, corpus_dir: Path, feedback: FeedbackStore, settings: S
             with gr.Tab("Articles", id="articles"):
                 shared = _articles_tab(handlers, header, chatbot, rows)
         app.load(handlers.refresh, [shared.search], shared.refreshed, queue=False, show_progress="hidden", **INTERNAL)
-        shown_version = gr.State(bot.index.version)
         gr.Timer(FOLLOW_INDEX_S).tick(
             handlers.follow_index,
-            [shown_version, shared.search],
-            [shown_version, *shared.refreshed],
+            [shared.version, shared.search, shared.picker],
+            shared.refreshed,
             queue=False,
             show_progress="hidden",
             **INTERNAL,
@@ -462,6 +468,7 @@ def serve(index_dir: Path, corpus_dir: Path, host: str, port: int, settings: Set
     from qa_bot.pipeline import QABot  # loads torch; kept out of module import for the CLI's fast paths
 
     bot = QABot.from_index(index_dir, settings)
+    bot.follow_index(FOLLOW_INDEX_S)  # a sync by `qa-bot index` is answered from within seconds
     feedback = FeedbackStore(default_feedback_path(index_dir))
     app = build_app(bot, corpus_dir, feedback, settings)
     app.queue(default_concurrency_limit=ASK_CONCURRENCY)

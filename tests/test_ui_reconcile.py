@@ -66,6 +66,12 @@ def upload_whose_sync_fails(handlers: _Handlers, tmp_path: Path, index_dir: Path
     return status
 
 
+def drift_shown(outputs: tuple) -> str:
+    """The Articles tab's note on where folder and index disagree, from an event's outputs (it ends with the
+    refreshed components: ..., that note, the version shown)."""
+    return outputs[-2]
+
+
 def indexed_paths(handlers: _Handlers) -> list[str]:
     return sorted(row.path for row in handlers.rows())
 
@@ -118,18 +124,17 @@ def test_the_articles_tab_says_what_the_folder_and_the_index_disagree_on(
 ) -> None:
     corpus, index_dir = site
     with serving(site, settings) as handlers:
-        assert handlers.refresh("")[-1] == ""
+        assert drift_shown(handlers.refresh("")) == ""
         upload_whose_sync_fails(handlers, tmp_path, index_dir)
         corpus_files.move_to_trash(corpus, "bridge.txt")  # a removal whose sync never ran
         (corpus / "bakery.txt").write_text("A Bakery in Lyon\n\nIt now opens at five.\n", encoding="utf-8")
         (corpus / "copy of observatory.txt").write_text(ARTICLES["observatory.txt"], encoding="utf-8")
 
-        drift = handlers.refresh("")[-1]
+        drift = drift_shown(handlers.refresh(""))
         assert "In the folder but not yet indexed: Tides.txt, bakery.txt." in drift  # the copy is no new article
         assert "Still indexed although their file has left the folder: bridge.txt." in drift
         assert "Sync now" in drift
-        *_, after = handlers.sync_now("")
-        assert after == ""
+        assert drift_shown(handlers.sync_now("")) == ""
 
 
 def test_the_page_has_a_sync_now_button_and_follows_the_index(site: tuple[Path, Path], settings: Settings) -> None:
@@ -140,6 +145,8 @@ def test_the_page_has_a_sync_now_button_and_follows_the_index(site: tuple[Path, 
         ids = {getattr(block, "elem_id", None) for block in app.blocks.values()}
         assert {"qa-sync", "qa-drift"} <= ids
         assert any(type(block).__name__ == "Timer" for block in app.blocks.values())
-        assert handlers.follow_index(handlers.bot.index.version, "") == {"__type__": "update"}  # unchanged: no-op
-        version, *refreshed = handlers.follow_index("an older version", "")
+        row = handlers.rows()[0]
+        assert handlers.follow_index(handlers.bot.index.version, "", None) == {"__type__": "update"}  # no-op
+        *refreshed, version = handlers.follow_index("an older version", "", row.article_id)
         assert version == handlers.bot.index.version and len(refreshed) == 5
+        assert refreshed[2].value == row.article_id  # the article the user picked stays picked
