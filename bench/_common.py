@@ -25,21 +25,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # scripts run as `python bench/x.py` from anywhere
 
 from qa_bot.errors import QABotError
-from qa_bot.eval import (
-    DEFAULT_SQUAD,
-    HOLDOUT_FRACTION,
-    HOLDOUT_SEED,
-    load_squad_file,
-    select_questions,
-    write_corpus,
-)
+from qa_bot.eval import write_corpus
 from qa_bot.settings import Settings
-from qa_bot.training.squad_data import SquadExample, split_articles
+from qa_bot.squad import HOLDOUT_FRACTION, HOLDOUT_SEED, SquadExample, load_squad_file, select_questions, split_articles
+from qa_bot.training.squad_data import DEFAULT_SQUAD
 
 if TYPE_CHECKING:
     from qa_bot.index import SyncReport
     from qa_bot.pipeline import QABot
-    from qa_bot.retrieval import HybridRetriever
 
 DEFAULT_WORKDIR = REPO_ROOT / "artifacts" / "bench"  # git-ignored; the SQuAD index is reused across scripts
 STDOUT = Path("-")  # `--json` without a file: the script prints a one-line JSON summary last
@@ -258,22 +251,12 @@ def embedding_like(seeds: np.ndarray, size: int, rng: np.random.Generator) -> np
 
 
 def tiny_reader(model_dir: Path) -> Path:
-    """A random 1-layer BERT QA model with the MiniLM tokenizer: exercises every code path in seconds."""
+    """A random 1-layer reader (`write_tiny_reader`), built once per work folder: every code path in seconds."""
     if (model_dir / "config.json").is_file():
         return model_dir
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+    from qa_bot.training.tiny_reader import write_tiny_reader
 
-    from qa_bot.settings import bundled_embedder
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(bundled_embedder())
-    config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
-    )
-    BertForQuestionAnswering(config).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
-    return model_dir
+    return write_tiny_reader(model_dir)
 
 
 def bench_settings(args: argparse.Namespace) -> Settings:
@@ -302,14 +285,12 @@ def ensure_index(args: argparse.Namespace, settings: Settings, rebuild: bool = F
     return index_dir, sync_report, timer.seconds
 
 
-def open_bot(args: argparse.Namespace, settings: Settings) -> tuple[QABot, HybridRetriever]:
-    """The bot over the benchmark index, and its retriever for retrieval-only figures."""
+def open_bot(args: argparse.Namespace, settings: Settings) -> QABot:
+    """The bot over the benchmark index (`bot.retrieve` for retrieval-only figures)."""
     from qa_bot.pipeline import QABot
-    from qa_bot.retrieval import HybridRetriever
 
     index_dir, _, _ = ensure_index(args, settings)
-    bot = QABot.from_index(index_dir, settings)
-    return bot, HybridRetriever(bot.index, bot.embedder, settings)
+    return QABot.from_index(index_dir, settings)
 
 
 def heldout_questions(args: argparse.Namespace, count: int) -> list[SquadExample]:

@@ -23,10 +23,12 @@ from _common import (
 )
 
 from qa_bot.embedding import Embedder
-from qa_bot.eval import contains_answer, select_questions, write_corpus
+from qa_bot.eval import write_corpus
 from qa_bot.index import OpenIndex, sync_index
+from qa_bot.metrics import contains_answer
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import BACKENDS
+from qa_bot.squad import select_questions
 
 BASELINE = "torch"  # fp32, the reference
 CANDIDATES = [backend for backend in BACKENDS if backend != BASELINE]

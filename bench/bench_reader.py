@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__.splitlines()[0], argv)
     settings = bench_settings(args)
     limit_threads(settings)
-    bot, retriever = open_bot(args, settings)
+    bot = open_bot(args, settings)
     examples = heldout_questions(args, 5 if args.quick else 50)
-    inputs = [(e.question, [r.passage for r in retriever.retrieve(e.question, settings.top_k)]) for e in examples]
+    inputs = [(e.question, [r.passage for r in bot.retrieve(e.question, settings.top_k)]) for e in examples]
     bot.reader.read(*inputs[0])  # warm-up
     baseline = torch_baseline(bot.reader, settings)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from _common import Figure, bench_settings, heldout_questions, limit_threads, main_guard, open_bot, parse_args, report
 
-from qa_bot.eval import contains_answer
+from qa_bot.metrics import contains_answer
 from qa_bot.retrieval import MODES
 
 DEPTH = 5
@@ -17,15 +17,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(__doc__.splitlines()[0], argv)
     settings = bench_settings(args)
     limit_threads(settings)
-    _, retriever = open_bot(args, settings)
+    bot = open_bot(args, settings)
     examples = heldout_questions(args, 40 if args.quick else 1000)
     figures = []
     for mode in MODES:
         hits = sum(
-            any(
-                contains_answer(r.passage.text, example.answers)
-                for r in retriever.retrieve(example.question, DEPTH, mode)
-            )
+            any(contains_answer(r.passage.text, example.answers) for r in bot.retrieve(example.question, DEPTH, mode))
             for example in examples
         )
         figures.append(

@@ -11,7 +11,6 @@ import json
 import os
 import sys
 from contextlib import nullcontext
-from dataclasses import replace
 from pathlib import Path
 
 # Fully offline by default: models come from this package or from PyPI packages, never a hub.
@@ -128,10 +127,10 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.questions is not None and not args.questions.is_file():
         raise QABotError(f"questions file '{args.questions}' does not exist")
     if args.question is not None:
-        question, notices = clean_question(args.question, settings.max_question_chars)  # before loading models
+        question = clean_question(args.question, settings.max_question_chars)  # refused before the models load
     bot = QABot.from_index(args.index_dir, settings)
     if args.question is not None:
-        response = _ask_clean(bot, question, notices, args.top_k)
+        response = bot.ask(question, top_k=args.top_k)
         if args.json:
             for notice in response.notices:
                 print(f"note: {notice}", file=sys.stderr)
@@ -144,8 +143,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
             if not line.strip():
                 continue
             try:
-                question, notices = clean_question(line, settings.max_question_chars)
-                response = _ask_clean(bot, question, notices, args.top_k)
+                response = bot.ask(line, top_k=args.top_k)
             except QABotError as error:  # one bad line must not stop the batch
                 failures += 1
                 raw = line.rstrip("\n").encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -156,12 +154,6 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"note: line {number}: {notice}", file=sys.stderr)
             print(json.dumps(record, ensure_ascii=False), flush=True)
     return EXIT_FAILURE if failures else 0
-
-
-def _ask_clean(bot, question: str, notices: list[str], top_k: int | None):
-    """The bot's response to an already cleaned question, the cleaning's notices first."""
-    response = bot.ask(question, top_k=top_k)
-    return replace(response, notices=notices + response.notices)
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,9 +1,9 @@
 """Evaluation on SQuAD-format data: the reader on gold paragraphs, and the whole bot on an indexed corpus.
 
-Answers are scored as the official SQuAD v1.1/v2.0 scripts do (normalise, token F1, max over the gold
-answers). A SQuAD v2.0 unanswerable question counts as right only when no answer is given.
+Answers are scored by `qa_bot.metrics` (the official SQuAD v1.1/v2.0 semantics): a SQuAD v2.0 unanswerable
+question counts as right only when no answer is given.
 
-    python -m qa_bot.eval --write-heldout heldout.json   # the article split nobody tuned on
+    python -m qa_bot.eval --squad squad-train-v1.0.json.gz --write-heldout heldout.json   # the split nobody tuned on
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,57 +22,23 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from qa_bot.answer_policy import QUESTION_TYPES, question_type
-from qa_bot.citations import normalize_answer
 from qa_bot.errors import QABotError
-from qa_bot.settings import PACKAGE_DIR, Settings
-from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles
+from qa_bot.metrics import RIGHT_ANSWER_F1, contains_answer, exact_match, expected_calibration_error, f1_score
+from qa_bot.settings import Settings
+from qa_bot.squad import (
+    HOLDOUT_FRACTION,
+    HOLDOUT_SEED,
+    SquadExample,
+    iter_examples,
+    load_squad_file,
+    select_questions,
+    split_articles,
+)
 from qa_bot.types import Answer, Passage
 
-DEFAULT_SQUAD = PACKAGE_DIR.parent.parent / "shared" / "data" / "squad-train-v1.0.json.gz"
-HOLDOUT_FRACTION = 0.1  # the split the bundled reader was trained with (qa_bot/training/train_reader.py)
-HOLDOUT_SEED = 13
 RECALL_DEPTHS = (1, 5, 10)
-RIGHT_ANSWER_F1 = 0.5  # an answer at least this close to a gold answer counts as right
 
-# ---------------------------------------------------------------- scoring (official SQuAD semantics)
-
-
-def _gold_or_empty(gold_answers: Sequence[str]) -> list[str]:
-    # v2.0: an unanswerable question has the single gold answer "" (no answer).
-    return [a for a in gold_answers if normalize_answer(a)] or [""]
-
-
-def exact_match(prediction: str, gold_answers: Sequence[str]) -> float:
-    predicted = normalize_answer(prediction)
-    return float(max(predicted == normalize_answer(gold) for gold in _gold_or_empty(gold_answers)))
-
-
-def _token_f1(prediction: str, gold: str) -> float:
-    predicted_tokens = normalize_answer(prediction).split()
-    gold_tokens = normalize_answer(gold).split()
-    if not predicted_tokens or not gold_tokens:
-        return float(predicted_tokens == gold_tokens)
-    common = sum((Counter(predicted_tokens) & Counter(gold_tokens)).values())
-    if common == 0:
-        return 0.0
-    precision = common / len(predicted_tokens)
-    recall = common / len(gold_tokens)
-    return 2 * precision * recall / (precision + recall)
-
-
-def f1_score(prediction: str, gold_answers: Sequence[str]) -> float:
-    return max(_token_f1(prediction, gold) for gold in _gold_or_empty(gold_answers))
-
-
-def contains_answer(text: str, gold_answers: Sequence[str]) -> bool:
-    """True if a gold answer occurs in ``text`` as whole normalised tokens ("1" does not match "1945")."""
-    tokens = normalize_answer(text).split()
-    for gold in gold_answers:
-        gold_tokens = normalize_answer(gold).split()
-        width = len(gold_tokens)
-        if width and any(tokens[i : i + width] == gold_tokens for i in range(len(tokens) - width + 1)):
-            return True
-    return False
+# ---------------------------------------------------------------- what users are shown
 
 
 @dataclass(frozen=True)
@@ -112,9 +77,7 @@ def score_shown(answers: Sequence[Answer], gold: Sequence[str]) -> ShownScore:
 
 
 def shown_summary(scores: Sequence[ShownScore]) -> dict:
-    """The figures issue 12 asks of the open pipeline, in percent (ECE in [0, 1])."""
-    from qa_bot.training.calibrate import expected_calibration_error  # calibrate imports this module
-
+    """What users are shown over the answerable questions, in percent (ECE in [0, 1])."""
     answered = [s for s in scores if s.top_text]
     right = np.array([r for s in scores for r in s.right], dtype=bool)
     confidence = np.array([c for s in scores for c in s.confidence])
@@ -141,20 +104,6 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 # ---------------------------------------------------------------- data
 
 
-def load_squad_file(path: str | Path) -> list[dict]:
-    """The ``data`` list (articles) of a SQuAD v1.1/v2.0 JSON file, plain or gzipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise QABotError(f"SQuAD file not found: {path} (give a SQuAD-format .json or .json.gz file)")
-    try:
-        articles = load_squad(path)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise QABotError(f"{path} is not a SQuAD-format JSON file ({error}); expected {{'data': [articles]}}") from None
-    if not any(paragraph.get("qas") for article in articles for paragraph in article.get("paragraphs", [])):
-        raise QABotError(f"{path} has no questions; expected SQuAD articles with paragraphs and qas")
-    return articles
-
-
 def write_heldout(
     squad_path: str | Path,
     out_path: str | Path,
@@ -169,17 +118,6 @@ def write_heldout(
     with opener(out_path, "wt", encoding="utf-8") as handle:
         json.dump({"version": "1.1", "data": heldout}, handle, ensure_ascii=False)
     return sum(1 for _ in iter_examples(heldout))
-
-
-def select_questions(articles: list[dict], limit: int | None = None) -> list[SquadExample]:
-    """All questions, or ``limit`` of them spread evenly over the file (not just its first articles)."""
-    examples = list(iter_examples(articles))
-    if limit is None or limit >= len(examples):
-        return examples
-    if limit <= 0:
-        raise QABotError(f"--limit must be a positive number of questions, got {limit}")
-    step = len(examples) / limit
-    return [examples[int(i * step)] for i in range(limit)]
 
 
 def _gold(example: SquadExample) -> tuple[str, ...]:
@@ -316,7 +254,6 @@ def evaluate_open(data: list[dict], settings: Settings, workdir: str | Path, lim
     """
     from qa_bot.index import sync_index
     from qa_bot.pipeline import QABot
-    from qa_bot.retrieval import HybridRetriever
 
     workdir = Path(workdir)
     corpus_dir, index_dir = workdir / "corpus", workdir / "index"
@@ -325,7 +262,6 @@ def evaluate_open(data: list[dict], settings: Settings, workdir: str | Path, lim
     sync_index(corpus_dir, index_dir, settings, progress=False)
     indexing_seconds = time.perf_counter() - started
     bot = QABot.from_index(index_dir, settings)
-    retriever = HybridRetriever(bot.index, bot.embedder, settings)  # the bot's own retrieval, asked for more passages
 
     predictions = []
     recall_hits = dict.fromkeys(RECALL_DEPTHS, 0)
@@ -338,7 +274,7 @@ def evaluate_open(data: list[dict], settings: Settings, workdir: str | Path, lim
         if not gold:
             continue
         shown.append(scored)
-        retrieved = retriever.retrieve(example.question, max(RECALL_DEPTHS))
+        retrieved = bot.retrieve(example.question, max(RECALL_DEPTHS))  # the bot's own retrieval, more passages
         first_hit = next((rank for rank, r in enumerate(retrieved) if contains_answer(r.passage.text, gold)), None)
         for depth in RECALL_DEPTHS:
             recall_hits[depth] += first_hit is not None and first_hit < depth
@@ -498,7 +434,7 @@ def run_cli(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa_bot.eval", description=__doc__.splitlines()[0])
     parser.add_argument("--write-heldout", metavar="OUT", required=True, help="write the held-out SQuAD split here")
-    parser.add_argument("--squad", default=str(DEFAULT_SQUAD), help="the SQuAD training file the reader was tuned on")
+    parser.add_argument("--squad", required=True, help="the SQuAD training file the reader was trained on")
     args = parser.parse_args(argv)
     try:
         count = write_heldout(args.squad, args.write_heldout)

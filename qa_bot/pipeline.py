@@ -5,6 +5,8 @@ index update (`index_corpus`) builds a new version beside the live one and then
 swaps it in, so a question is always answered from one consistent version; a
 version switched in by another process (`qa-bot index`) is followed the same way
 (`follow_current`, or every few seconds with `follow_index`).
+Questions are cleaned here, once (`clean_question`); a caller that wants to refuse
+a bad question before the models load cleans it first and passes the `Question` on.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from qa_bot.index.version import read_current
 from qa_bot.reader import Reader
 from qa_bot.retrieval import HybridRetriever
 from qa_bot.settings import Settings
-from qa_bot.types import Response
+from qa_bot.types import Response, Retrieved
 
 logger = logging.getLogger(__name__)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -37,7 +39,15 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 
-def clean_question(question: object, max_chars: int) -> tuple[str, list[str]]:
+@dataclass(frozen=True)
+class Question:
+    """A question as the bot answers it: cleaned and shortened, with the notices saying what was changed."""
+
+    text: str
+    notices: tuple[str, ...] = ()
+
+
+def clean_question(question: object, max_chars: int) -> Question:
     """Normalise a raw question; refuse an empty one, shorten an overlong one with a notice."""
     if question is not None and not isinstance(question, str):
         raise QABotError(f"the question must be text, not {type(question).__name__}; send it as a string")
@@ -53,7 +63,7 @@ def clean_question(question: object, max_chars: int) -> tuple[str, list[str]]:
     if len(text) > max_chars:
         text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
         notices.append(f"question shortened to its first {len(text)} characters (limit {max_chars})")
-    return text, notices
+    return Question(text, tuple(notices))
 
 
 @dataclass
@@ -86,6 +96,8 @@ def policy_for(settings: Settings, reader: Reader) -> AnswerPolicy:
 
 
 class QABot:
+    """Built by `from_index` (loads the models) or `from_parts` (models and an index the caller loaded)."""
+
     def __init__(
         self,
         index_dir: Path,
@@ -106,6 +118,21 @@ class QABot:
         self._follow_problem = ""  # why the version CURRENT names was last refused, logged once
 
     @classmethod
+    def from_parts(
+        cls,
+        index: OpenIndex,
+        embedder: Embedder,
+        reader: Reader,
+        settings: Settings,
+        policy: AnswerPolicy | None = None,
+    ) -> QABot:
+        """A bot over an index version already loaded, with models already loaded (shared between bots);
+        ``policy`` defaults to the bundled answer policy for ``reader``."""
+        index.check_embedder(embedder.identity())
+        live = _Live(index, HybridRetriever(index, embedder, settings))
+        return cls(index.index_dir, settings, embedder, reader, live, policy)
+
+    @classmethod
     def from_index(cls, index_dir: Path | str, settings: Settings | None = None) -> QABot:
         settings = settings or Settings()
         index = OpenIndex.load(Path(index_dir))  # a missing or damaged index fails before any model loads
@@ -116,9 +143,7 @@ class QABot:
         except BaseException:
             index.close()
             raise
-        return cls(
-            Path(index_dir), settings, embedder, reader, _Live(index, HybridRetriever(index, embedder, settings))
-        )
+        return cls.from_parts(index, embedder, reader, settings)
 
     @property
     def index(self) -> OpenIndex:
@@ -198,14 +223,23 @@ class QABot:
             self.reload()
         return report
 
-    def ask(self, question: str, history: list[Turn] | None = None, top_k: int | None = None) -> Response:
-        """Answer from one consistent index version, which stays open until the answer is built."""
+    def retrieve(self, question: str, top_k: int, mode: str = "hybrid") -> list[Retrieved]:
+        """The passages the bot's own retrieval finds, from one version kept open for the call; ``top_k`` is not
+        capped by ``settings.top_k_limit`` (for evaluation and benchmarks)."""
+        with self._borrow() as live:
+            return live.retriever.retrieve(question, top_k, mode)
+
+    def ask(self, question: str | Question, history: list[Turn] | None = None, top_k: int | None = None) -> Response:
+        """Answer from one consistent index version, which stays open until the answer is built. A raw question is
+        cleaned first; a `Question` from `clean_question` is answered as it is."""
         with self._borrow() as live:
             return self._ask(live, question, history, top_k)
 
-    def _ask(self, live: _Live, question: str, history: list[Turn] | None, top_k: int | None) -> Response:
+    def _ask(self, live: _Live, question: str | Question, history: list[Turn] | None, top_k: int | None) -> Response:
         began = time.perf_counter()
-        text, notices = clean_question(question, self.settings.max_question_chars)
+        if not isinstance(question, Question):
+            question = clean_question(question, self.settings.max_question_chars)
+        text = question.text
         resolved = resolve_followup(text, history)
         top_k = max(1, min(top_k or self.settings.top_k, self.settings.top_k_limit))
         retrieved = live.retriever.retrieve(resolved.retrieval_query, top_k)
@@ -221,7 +255,7 @@ class QABot:
             retrieved=retrieved,
             latency_ms=(time.perf_counter() - began) * 1000,
             resolved_question=result.question,
-            notices=notices + result.notices,
+            notices=[*question.notices, *result.notices],
         )
 
     def example_questions(self, n: int = 3) -> list[str]:

@@ -9,29 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from qa_bot.training.tiny_reader import write_tiny_reader
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
-def write_tiny_reader(folder: Path, no_answer_threshold: float | None = None, layers: int = 1) -> Path:
-    """A randomly initialised BERT QA model (one layer unless told) with the real MiniLM tokenizer."""
-    import json
-
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    from qa_bot.settings import bundled_embedder
-
-    tokenizer = AutoTokenizer.from_pretrained(bundled_embedder(), local_files_only=True)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64
-    )
-    BertForQuestionAnswering(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    if no_answer_threshold is not None:
-        (folder / "reader_config.json").write_text(json.dumps({"no_answer_threshold": no_answer_threshold}))
-    return folder
 
 
 def write_tiny_squad(folder: Path) -> Path:

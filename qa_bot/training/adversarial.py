@@ -33,9 +33,18 @@ from dataclasses import dataclass, replace
 import blingfire
 from lemminflect import getAllLemmas, getInflection
 
+from qa_bot.answer_policy import question_type
 from qa_bot.citations import normalize_answer
-from qa_bot.eval import question_type
-from qa_bot.training.squad_data import SquadExample
+from qa_bot.squad import SquadExample
+from qa_bot.training.statements import (
+    BE_FORMS,
+    DETERMINERS,
+    DO_FORMS,
+    MODALS,
+    is_finite_verb,
+    is_tensed_verb,
+    to_statement,
+)
 
 ANTONYMS = {
     "first": "last",
@@ -98,30 +107,9 @@ ANTONYMS |= {
     "ancient": "modern",
 }
 
-WH_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "why", "how"}
-DO_FORMS = {"did": "VBD", "does": "VBZ", "do": "VBP"}
-BE_FORMS = {"is", "was", "are", "were"}
 PLACE_PREPOSITIONS = {"in", "at", "from", "near", "to", "across", "throughout"}
-PREPOSITIONS = {"in", "on", "at", "during", "by", "from", "to", "for", "of", "with", "since", "after", "before"}
-DETERMINERS = {"the", "a", "an", "its", "his", "her", "their", "this", "that", "these", "those", "our"}
-PERFECT = {"has", "have", "had"}
-MODALS = {"has", "have", "had", "can", "could", "will", "would", "should", "may", "might", "must"}
 _CAPITALISED_RUN = re.compile(r"\b[A-Z][\w.-]*(?:\s+(?:of|the|de|da|del|von|van|for)?\s*[A-Z][\w.-]*)*")
 _NUMBER = re.compile(r"\b\d[\d,.]*\b")
-_MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 
 
 @dataclass(frozen=True)
@@ -312,153 +300,6 @@ def unanswerable_question(
     return _apply(question, [edit]), edit[3]
 
 
-# ---------------------------------------------------------------- question -> statement
-
-
-def _is_base_verb(word: str) -> bool:
-    return word.islower() and word in getAllLemmas(word).get("VERB", ())
-
-
-def _is_participle(word: str) -> bool:
-    if not word.islower():
-        return False
-    lemmas = getAllLemmas(word).get("VERB", ())
-    return any(word in (getInflection(lemma, "VBN") or ()) + (getInflection(lemma, "VBG") or ()) for lemma in lemmas)
-
-
-def _is_finite_verb(word: str) -> bool:
-    if not word.islower():
-        return False
-    lemmas = getAllLemmas(word).get("VERB", ())
-    return any(
-        word in (getInflection(lemma, "VBD") or ()) + (getInflection(lemma, "VBZ") or ()) or word == lemma
-        for lemma in lemmas
-    )
-
-
-def _is_tensed_verb(word: str) -> bool:
-    """Past or third-person form ("increased", "happens"): after a bare wh-word it is the verb, not a noun."""
-    lemmas = getAllLemmas(word).get("VERB", ())
-    return word.islower() and any(
-        word in (getInflection(lemma, "VBD") or ()) + (getInflection(lemma, "VBZ") or ()) for lemma in lemmas
-    )
-
-
-def _time_phrase(fake: str) -> str:
-    first = fake.split()[0]
-    if first in _MONTHS or re.match(r"\d{1,2}(st|nd|rd|th)?$", first) and len(fake.split()) > 1:
-        return f"on {fake}"
-    if first.lower() in ("in", "on", "at", "during", "by", "around", "after", "before"):
-        return fake
-    return f"in {fake}"
-
-
-def _tail_for(kind: str, fake: str) -> str:
-    if kind == "when":
-        return _time_phrase(fake)
-    if kind == "where":
-        return fake if fake.split()[0].lower() in ("in", "at", "on", "near") else f"in {fake}"
-    if kind == "why":
-        return f"because of {fake}"
-    if kind == "other":
-        return f"by {fake}"
-    return fake
-
-
-def to_statement(question: str, fake: str) -> str | None:
-    """A question turned into a statement whose wh-phrase is ``fake``; None when no rule fits.
-
-    Rules cover the common SQuAD shapes: subject questions ("Who wrote X?" -> "F wrote X."), do-support
-    ("When did X sign Y?" -> "X signed Y in F."), be and passives ("What is X?" -> "X is F.",
-    "Where was X born?" -> "X was born in F."), modals and perfects ("What has X become?" -> "X has become F.").
-    """
-    words = question.strip().rstrip("?").strip().split()
-    lowered = [w.lower() for w in words]
-    wh_at = next((i for i, w in enumerate(lowered) if w in WH_WORDS), None)
-    if wh_at is None or len(words) < 3:
-        return None
-    prefix = words[:wh_at]
-    kind = question_type(question)
-    head = lowered[wh_at]
-    # the wh-phrase: "how many brigades", "what year", "which bases", or the wh-word alone
-    phrase_end = wh_at + 1
-    noun_phrase: list[str] = []
-    if head == "how" and phrase_end < len(words) and lowered[phrase_end] in ("many", "much"):
-        phrase_end += 1
-    if head in ("which", "whose") and phrase_end < len(words):
-        noun_phrase.append(words[phrase_end])  # "which bases": the next word is the noun, even if it can be a verb
-        phrase_end += 1
-    if head in ("what", "which", "whose", "how"):
-        while (
-            phrase_end < len(words)
-            and lowered[phrase_end] not in DO_FORMS
-            and lowered[phrase_end] not in BE_FORMS
-            and lowered[phrase_end] not in MODALS
-            and not (_is_finite_verb(lowered[phrase_end]) if noun_phrase else _is_tensed_verb(lowered[phrase_end]))
-            and len(noun_phrase) < 4
-        ):
-            noun_phrase.append(words[phrase_end])
-            phrase_end += 1
-    if head == "how" and not noun_phrase and kind == "other":
-        return None  # "how did X ..." asks for a manner: no same-type fake answer
-    rest = words[phrase_end:]
-    if not rest:  # "X leads to what?": the fake answer takes the wh-word's place
-        return " ".join(words[:wh_at] + [fake]) + "." if wh_at >= 2 and not noun_phrase else None
-    counted = " ".join([fake] + noun_phrase) if kind in ("how many", "how much") else fake
-    aux = rest[0].lower()
-    statement: list[str] | None = None
-    if aux in DO_FORMS:
-        body = rest[1:]
-        verb_at = next(
-            (i for i in range(1, len(body)) if _is_base_verb(body[i]) and body[i - 1].lower() not in DETERMINERS), None
-        )
-        if verb_at is None:
-            return None
-        inflected = (getInflection(body[verb_at], DO_FORMS[aux]) or (body[verb_at],))[0]
-        subject, tail = body[:verb_at], body[verb_at + 1 :]
-        if kind in ("what", "which", "who", "how many", "how much"):
-            statement = subject + [inflected, counted] + tail
-        else:
-            statement = subject + [inflected] + tail + [_tail_for(kind, fake)]
-    elif aux in BE_FORMS or aux in MODALS:
-        body = rest[1:]
-        verb_at = next(
-            (
-                i
-                for i in range(1, len(body))
-                if _is_participle(body[i]) or (aux in MODALS - PERFECT and _is_base_verb(body[i]))
-            ),
-            None,
-        )
-        if verb_at is not None:
-            subject, tail = body[:verb_at], body[verb_at:]
-            filler = counted if kind in ("what", "which", "who", "how many", "how much") else _tail_for(kind, fake)
-            statement = subject + [rest[0]] + tail + [filler]
-        elif aux in BE_FORMS and body and kind in ("what", "which", "who", "how many", "how much"):
-            statement = body + [rest[0], counted]
-        elif aux in BE_FORMS and body and kind in ("where", "when"):
-            statement = body + [rest[0], _tail_for(kind, fake)]
-        elif aux in PERFECT and kind in ("what", "which", "who"):
-            statement = [counted] + rest  # "Who had the support of X?": "had" is the main verb
-    elif kind in ("what", "which", "who", "how many", "how much") and _is_finite_verb(aux):
-        statement = [counted] + rest  # a subject question: the fake answer does what was asked about
-    if not statement:
-        return None
-    if prefix:
-        lead = " ".join(prefix)
-        if lead.endswith(","):  # "According to X, what ..." keeps its lead clause
-            statement = [lead] + statement
-        elif (
-            len(prefix) == 1 and lowered[0] in PREPOSITIONS and fake in statement
-        ):  # "In what year did ..." -> "... in F."
-            statement = [w for w in statement if w != fake] + [f"{lowered[wh_at - 1]} {fake}"]
-        else:
-            return None
-    text = " ".join(statement)
-    text = re.sub(r"\s+([,.;:])", r"\1", text)
-    return text[0].upper() + text[1:] + "."
-
-
 # ---------------------------------------------------------------- examples
 
 
@@ -521,10 +362,10 @@ def echo_phrase(question: str) -> str | None:
     asked = question.strip().rstrip("?").strip()
     verb, *rest = predicate.split()
     following = [word.lower() for word in rest[:2]]
-    misread = any(w in DO_FORMS or w in BE_FORMS or w in MODALS for w in following) or _is_tensed_verb(
+    misread = any(w in DO_FORMS or w in BE_FORMS or w in MODALS for w in following) or is_tensed_verb(
         rest[0] if rest else ""
     )
-    if not asked.endswith(predicate) or not _is_finite_verb(verb) or misread:
+    if not asked.endswith(predicate) or not is_finite_verb(verb) or misread:
         return None  # "What tree leaves did X ...", "Which court case featured ...": a noun was read as the verb
     wh_word, _, noun = asked[: -len(predicate)].strip().partition(" ")
     wh_word = wh_word.lower()

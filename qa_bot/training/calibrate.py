@@ -31,16 +31,16 @@ from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
 from qa_bot.errors import QABotError
-from qa_bot.eval import exact_match, f1_score
+from qa_bot.metrics import RIGHT_ANSWER_F1, exact_match, expected_calibration_error, f1_score
 from qa_bot.reader import READER_CONFIG, TRAINING_CONFIG, Reader
 from qa_bot.settings import BUNDLED_READER, Settings
 from qa_bot.spans import ScoreCalibration
+from qa_bot.squad import SquadExample, iter_examples, load_squad, split_articles
 from qa_bot.training.adversarial import AnswerPools, mine_pools, unanswerable_examples
-from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles, wrong_paragraph_examples
+from qa_bot.training.squad_data import wrong_paragraph_examples
 from qa_bot.types import Passage, Span
 
 PAIRS_PER_CALL = 256  # pairs handed to the reader at once, so progress shows
-RIGHT_ANSWER_F1 = 0.5  # a span at least this close to a gold answer counts as right for the score fit
 NO_SPAN_LOGIT = -30.0  # stands in for "no span fits the context": far below any real span
 
 
@@ -115,12 +115,6 @@ def fit_score_calibration(logits: np.ndarray, right: np.ndarray) -> ScoreCalibra
     if scale <= 0:
         raise QABotError("The reader's span scores do not separate right answers from wrong ones; train it longer.")
     return ScoreCalibration(round(scale, 4), round(bias, 4))
-
-
-def expected_calibration_error(scores: np.ndarray, right: np.ndarray, bins: int = 10) -> float:
-    which = np.minimum((scores * bins).astype(int), bins - 1)
-    gaps = [abs(scores[which == b].mean() - right[which == b].mean()) * (which == b).sum() for b in np.unique(which)]
-    return float(sum(gaps) / len(scores))
 
 
 def calibrate(

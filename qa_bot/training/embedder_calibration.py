@@ -13,7 +13,7 @@ import argparse
 import random
 from pathlib import Path
 
-from qa_bot.training.squad_data import load_squad, split_articles
+from qa_bot.squad import load_squad, split_articles
 
 PASSAGES = 256  # more did not change the vectors measurably; each costs calibration time on first use
 SEED = 13  # the reader's article split

@@ -41,18 +41,11 @@ from sklearn.model_selection import GroupKFold
 from qa_bot.answer_policy import FEATURES, AnswerPolicy, ConfidenceModel, candidate_features, reader_fingerprint
 from qa_bot.citations import Candidate, cite_spans
 from qa_bot.errors import QABotError
-from qa_bot.eval import (
-    RIGHT_ANSWER_F1,
-    ShownScore,
-    f1_score,
-    load_squad_file,
-    score_shown,
-    shown_summary,
-    write_corpus,
-)
+from qa_bot.eval import ShownScore, score_shown, shown_summary, write_corpus
+from qa_bot.metrics import RIGHT_ANSWER_F1, f1_score
 from qa_bot.reader import TRAINING_CONFIG
 from qa_bot.settings import Settings
-from qa_bot.training.squad_data import SquadExample, iter_examples, split_articles
+from qa_bot.squad import SquadExample, iter_examples, load_squad_file, split_articles
 from qa_bot.types import Passage, Retrieved, Span
 
 CACHE_VERSION = 1
@@ -142,11 +135,11 @@ def save_reads(path: Path, key: str, reads: list[Read]) -> None:
     partial.replace(path)  # a killed run leaves the previous cache whole
 
 
-def _retrieve(retriever, example: SquadExample, absent: bool, top_k: int, article_ids: dict[str, str]):
+def _retrieve(bot, example: SquadExample, absent: bool, top_k: int, article_ids: dict[str, str]):
     if not absent:
-        return retriever.retrieve(example.question, top_k)
+        return bot.retrieve(example.question, top_k)
     own = article_ids[example.article.replace("_", " ")]  # corpus titles as qa_bot.eval.article_text writes them
-    kept = [r for r in retriever.retrieve(example.question, top_k + ABSENT_EXTRA) if r.passage.article_id != own]
+    kept = [r for r in bot.retrieve(example.question, top_k + ABSENT_EXTRA) if r.passage.article_id != own]
     return [replace(r, rank=rank) for rank, r in enumerate(kept[:top_k])]
 
 
@@ -157,16 +150,14 @@ def read_questions(
     same questions are reused, and new ones are saved there as they come (an interrupted run resumes)."""
     from tqdm import tqdm
 
-    from qa_bot.retrieval import HybridRetriever
-
     store = {(r.qid, r.absent): r for r in load_reads(cache, key)}
     todo = [(e, absent) for e, absent in questions if (e.qid, absent) not in store]
-    retriever = HybridRetriever(bot.index, bot.embedder, bot.settings)
-    article_ids = {a["title"]: a["article_id"] for a in bot.index.list_articles()}
+    with bot.borrow_index() as index:
+        article_ids = {a["title"]: a["article_id"] for a in index.list_articles()}
     with tqdm(total=len(todo), unit="question", disable=not progress or not todo) as bar:
         for call, begin in enumerate(range(0, len(todo), QUESTIONS_PER_READ), start=1):
             chunk = todo[begin : begin + QUESTIONS_PER_READ]
-            hits = [_retrieve(retriever, e, absent, bot.settings.top_k, article_ids) for e, absent in chunk]
+            hits = [_retrieve(bot, e, absent, bot.settings.top_k, article_ids) for e, absent in chunk]
             results = bot.reader.read_many([(e.question, [h.passage for h in hit]) for (e, _), hit in zip(chunk, hits)])
             for (example, absent), hit, result in zip(chunk, hits, results):
                 store[(example.qid, absent)] = Read(
@@ -362,9 +353,8 @@ def run(
     log=print,
 ) -> dict:
     from qa_bot.embedding import Embedder
-    from qa_bot.pipeline import QABot, _Live
+    from qa_bot.pipeline import QABot
     from qa_bot.reader import Reader
-    from qa_bot.retrieval import HybridRetriever
 
     began = time.perf_counter()
     reader_path = settings.reader_path()
@@ -392,8 +382,7 @@ def run(
             }
         )
         log(f"{name} half: {len(questions)} questions ({sum(a for _, a in questions)} without their article)")
-        live = _Live(index, HybridRetriever(index, embedder, settings))
-        bot = QABot(work / name / "index", settings, embedder, reader, live, policy=fallback)
+        bot = QABot.from_parts(index, embedder, reader, settings, policy=fallback)
         reads = read_questions(bot, questions, work / f"reads-{name}.json.gz", key)
         halves[name] = Half(name, articles, index, reads)
     fit, check = rebuild(halves["fit"]), rebuild(halves["check"])

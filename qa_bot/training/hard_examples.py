@@ -26,11 +26,13 @@ from pathlib import Path
 import bm25s
 from tqdm import tqdm
 
-from qa_bot.eval import contains_answer, f1_score, paragraph_passage
+from qa_bot.eval import paragraph_passage
 from qa_bot.index import bm25_tokens
+from qa_bot.metrics import contains_answer, f1_score
 from qa_bot.reader import Reader
 from qa_bot.settings import Settings
-from qa_bot.training.squad_data import SquadExample, iter_examples, load_squad, split_articles, write_examples
+from qa_bot.squad import SquadExample, iter_examples, load_squad, split_articles
+from qa_bot.training.squad_data import write_examples
 
 log = logging.getLogger("hard_examples")
 

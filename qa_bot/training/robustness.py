@@ -29,15 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qa_bot.eval import exact_match, f1_score, load_squad_file, select_questions
+from qa_bot.metrics import exact_match, f1_score
+from qa_bot.squad import SquadExample, iter_examples, load_squad, load_squad_file, select_questions, split_articles
 from qa_bot.training.adversarial import distractor, echo, echo_phrase, mine_pools, unanswerable, unanswerable_examples
-from qa_bot.training.squad_data import (
-    SquadExample,
-    iter_examples,
-    load_squad,
-    split_articles,
-    wrong_paragraph_examples,
-)
+from qa_bot.training.squad_data import wrong_paragraph_examples
 
 DISTRACTOR_VARIANTS = 2
 TABLE_QUESTIONS = 2000  # the model card's validation table reads this many held-out questions

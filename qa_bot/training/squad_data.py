@@ -1,4 +1,7 @@
-"""SQuAD loading, article-level split and feature building for reader training."""
+"""Training data from SQuAD: example files for the trainer and wrong-paragraph negatives.
+
+Reading SQuAD files and the article-level split are runtime code (`qa_bot/squad.py`), shared with evaluation.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +10,16 @@ import json
 import lzma
 import random
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+from qa_bot.settings import PACKAGE_DIR
+from qa_bot.squad import SquadExample, iter_examples, load_squad, split_articles
 
-@dataclass(frozen=True)
-class SquadExample:
-    qid: str
-    article: str
-    question: str
-    context: str
-    answers: tuple[str, ...]
-    answer_start: int  # -1 for unanswerable
+__all__ = ["DEFAULT_SQUAD", "SquadExample", "iter_examples", "load_squad", "split_articles"]
 
-
-def load_squad(path: str | Path) -> list[dict]:
-    """Return the `data` list of a SQuAD JSON file (plain or gzipped)."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        return json.load(handle)["data"]
+# The SQuAD training set in the development checkout, where the training commands and benchmarks look by default.
+DEFAULT_SQUAD = PACKAGE_DIR.parent.parent / "shared" / "data" / "squad-train-v1.0.json.gz"
 
 
 def _open_text(path: Path, mode: str):
@@ -49,33 +42,6 @@ def read_examples(path: str | Path) -> list[SquadExample]:
     with _open_text(Path(path), "r") as handle:
         records = [json.loads(line) for line in handle if line.strip()]
     return [SquadExample(**(record | {"answers": tuple(record["answers"])})) for record in records]
-
-
-def split_articles(articles: list[dict], holdout_fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
-    """Split by article, never by question, so validation paragraphs are unseen."""
-    order = sorted(range(len(articles)), key=lambda i: articles[i]["title"])
-    random.Random(seed).shuffle(order)
-    n_holdout = max(1, round(len(articles) * holdout_fraction))
-    holdout = {i for i in order[:n_holdout]}
-    train = [a for i, a in enumerate(articles) if i not in holdout]
-    valid = [a for i, a in enumerate(articles) if i in holdout]
-    return train, valid
-
-
-def iter_examples(articles: list[dict]):
-    for article in articles:
-        for paragraph in article["paragraphs"]:
-            for qa in paragraph["qas"]:
-                answers = tuple(a["text"] for a in qa.get("answers", []))
-                impossible = qa.get("is_impossible", False) or not answers
-                yield SquadExample(
-                    qid=qa["id"],
-                    article=article["title"],
-                    question=qa["question"],
-                    context=paragraph["context"],
-                    answers=answers,
-                    answer_start=-1 if impossible else qa["answers"][0]["answer_start"],
-                )
 
 
 def wrong_paragraph_examples(articles: list[dict], ratio: float, seed: int) -> list[SquadExample]:
