@@ -80,9 +80,12 @@ class _Live:
     retired: bool = False
 
 
-def _open_live(index_dir: Path, embedder: Embedder, settings: Settings) -> _Live:
-    index = OpenIndex.load(index_dir, embedder.identity())
+def _live_over(index: OpenIndex, embedder: Embedder, settings: Settings) -> _Live:
     return _Live(index, HybridRetriever(index, embedder, settings))
+
+
+def _open_live(index_dir: Path, embedder: Embedder, settings: Settings) -> _Live:
+    return _live_over(OpenIndex.load(index_dir, embedder.identity()), embedder, settings)
 
 
 def policy_for(settings: Settings, reader: Reader) -> AnswerPolicy:
@@ -129,8 +132,7 @@ class QABot:
         """A bot over an index version already loaded, with models already loaded (shared between bots);
         ``policy`` defaults to the bundled answer policy for ``reader``."""
         index.check_embedder(embedder.identity())
-        live = _Live(index, HybridRetriever(index, embedder, settings))
-        return cls(index.index_dir, settings, embedder, reader, live, policy)
+        return cls(index.index_dir, settings, embedder, reader, _live_over(index, embedder, settings), policy)
 
     @classmethod
     def from_index(cls, index_dir: Path | str, settings: Settings | None = None) -> QABot:
