@@ -67,7 +67,7 @@ class FeedbackStore:
         self._recovery = threading.Lock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._run(lambda connection: None)
+            self._attempt(lambda connection: None)
         except (OSError, sqlite3.Error) as error:
             raise QABotError(
                 f"Cannot open the feedback database {self.path}: {error}; check the folder exists and is writable"
@@ -84,6 +84,13 @@ class FeedbackStore:
             connection.close()
 
     def _run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """``operation`` in one transaction; a failure that is not damage (a locked or read-only file) is one line."""
+        try:
+            return self._attempt(operation)
+        except (OSError, sqlite3.Error) as error:
+            raise QABotError(f"cannot save to the feedback database {self.path} ({error}); try again later") from error
+
+    def _attempt(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """``operation`` in one transaction; a damaged file is set aside and the operation runs on a fresh one."""
         try:
             with self._connect() as connection:

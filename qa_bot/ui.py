@@ -145,15 +145,22 @@ class _Handlers:
         if turn is None or not card.isdigit() or int(card) >= len(turn.cards) or verdict not in ("up", "down", "none"):
             return gr.Column(visible=False), "", ""
         answer_id, answers = f"{reply_id}:{card}", turn.cards[int(card)]
-        if verdict == "none":
-            self.feedback.withdraw(answer_id)
+        try:
+            if verdict == "none":
+                self.feedback.withdraw(answer_id)
+                return gr.Column(visible=False), "", ""
+            self.feedback.record(answer_id, turn.question, answers, verdict)
+        except QABotError as error:  # the chat goes on; the vote is not kept
+            gr.Warning(str(error))
             return gr.Column(visible=False), "", ""
-        self.feedback.record(answer_id, turn.question, answers, verdict)
         return gr.Column(visible=True), render_vote_thanks(answers[0]["text"], verdict), answer_id
 
     def send_comment(self, comment: str, answer_id: str) -> tuple[gr.Column, str]:
-        if answer_id and comment.strip() and self.feedback.add_comment(answer_id, comment):
-            gr.Info("Thanks, your comment was saved.")
+        try:
+            if answer_id and comment.strip() and self.feedback.add_comment(answer_id, comment):
+                gr.Info("Thanks, your comment was saved.")
+        except QABotError as error:
+            gr.Warning(str(error))
         return gr.Column(visible=False), ""
 
     def new_conversation(self) -> tuple[list[dict], list[ChatTurn], gr.Column]:

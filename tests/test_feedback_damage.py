@@ -86,3 +86,26 @@ def test_a_vote_on_a_damaged_store_is_answered_in_the_chat(tmp_path: Path) -> No
     _, thanks, answer_id = handlers.vote("r1:0:up", turns)
     assert answer_id == "r1:0" and "Camp Taji" in thanks
     assert [e.answer_id for e in store.entries()] == ["r1:0"]
+
+
+def test_a_vote_the_store_cannot_take_is_a_warning_and_the_chat_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from qa_bot.settings import Settings
+    from qa_bot.ui import ChatTurn, _Handlers
+
+    path = tmp_path / "feedback.sqlite"
+    store = FeedbackStore(path)
+    handlers = _Handlers(bot=None, corpus_dir=tmp_path / "corpus", feedback=store, settings=Settings())  # type: ignore[arg-type]
+    turns = [ChatTurn(reply_id="r1", question="Which bases?", answer="Camp Taji", cards=[ANSWERS])]
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another program holds the file
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: connect(*args, **{**kwargs, "timeout": 0.1}))
+    try:
+        with pytest.warns(UserWarning, match="cannot save to the feedback database .* locked"):
+            _, thanks, answer_id = handlers.vote("r1:0:up", turns)
+    finally:
+        locker.rollback()
+        locker.close()
+    assert (thanks, answer_id) == ("", "")
