@@ -1,10 +1,12 @@
 """Load test: N concurrent askers through the HTTP API of `qa-bot serve`, over an index of corpus/.
 
-python bench/bench_load.py [--concurrency 4] [--questions 1000] [--duration 900] [--quick]
+python bench/bench_load.py [--concurrency 4] [--questions 1000] [--duration 900] [--rss-every 30] [--quick]
+python bench/bench_load.py --soak     # 8 askers for 10 minutes, however many questions that is
 
 Runs until --questions answers are in or --duration seconds have passed, whichever comes first, and
-reports throughput, latency p50/p95 (client side: HTTP, queueing and answering), errors, and how the
-server's resident memory grew between the warm-up and the end of the run.
+reports throughput, latency p50/p95 (client side: HTTP, queueing and answering), errors, and the
+server's resident memory: after the warm-up, every --rss-every seconds (the curve), at the end, its
+peak, and whether it levels off (it grew by at most LEVEL_SHARE over the run's second half).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ QUESTIONS = [
     "What is the capital of Australia?",
 ]
 MIB = 2**20
+SOAK = {"concurrency": 8, "duration": 600.0, "questions": 10**9, "rss_every": 60.0}
+LEVEL_SHARE = 0.02  # RSS growth over the second half of a run, as a share of its RSS then, that counts as level
+RSS_GOAL_MIB = 1536  # the README's 1.5 GiB for a serving process
 
 
 @dataclass
@@ -74,6 +79,38 @@ def asker(url: str, run: LoadRun) -> None:
         run.record((time.perf_counter() - began) * 1000, error)
 
 
+def second_half_growth(curve: list[tuple[float, int]], start: int, end: int, seconds: float) -> tuple[int, int]:
+    """(RSS growth over the run's second half, RSS at its middle) in bytes, from the curve and the run's ends."""
+    points = [(0.0, start), *curve, (seconds, end)]
+    middle = min(points, key=lambda point: abs(point[0] - seconds / 2))[1]
+    return end - middle, middle
+
+
+def rss_figures(sampler: PeakSampler, before: int, after: int, seconds: float, asked: int) -> list[Figure]:
+    growth, middle = second_half_growth(sampler.curve, before, after, seconds)
+    level = growth <= LEVEL_SHARE * middle
+    points = ", ".join(f"{at:.0f} s: {rss / MIB:,.0f}" for at, rss in sampler.curve)
+    return [
+        Figure("server RSS after warm-up", before / MIB, "MiB"),
+        Figure("server RSS after the run", after / MIB, "MiB"),
+        Figure(f"server RSS growth over {asked} questions", (after - before) / MIB, "MiB"),
+        Figure(
+            "server RSS growth over the second half of the run",
+            growth / MIB,
+            "MiB",
+            note=("levels off" if level else "still growing")
+            + f" (level: <= {LEVEL_SHARE:.0%} of {middle / MIB:,.0f} MiB)",
+        ),
+        Figure(
+            f"server RSS every {sampler.curve_every_s:g} s, last sample",
+            (sampler.curve[-1][1] if sampler.curve else after) / MIB,
+            "MiB",
+            note=points or "no sample: the run was shorter than --rss-every",
+        ),
+        Figure("server peak RSS during the run", max(sampler.peak, after) / MIB, "MiB", target=f"<= {RSS_GOAL_MIB}"),
+    ]
+
+
 def warm_up(url: str) -> None:
     """One answered question, so model and allocator warm-up is not counted as growth."""
     from gradio_client import Client
@@ -89,8 +126,12 @@ def main(argv: list[str] | None = None) -> None:
             "--concurrency": {"type": int, "default": 4, "help": "askers at once (default 4)"},
             "--questions": {"type": int, "default": 1000, "help": "questions in all (default 1000)"},
             "--duration": {"type": float, "default": 900.0, "help": "stop after this many seconds (default 900)"},
+            "--rss-every": {"type": float, "default": 30.0, "help": "seconds between RSS samples (default 30)"},
+            "--soak": {"action": "store_true", "help": "8 askers for 10 minutes, RSS every 60 s: does it level off?"},
         },
     )
+    if args.soak:
+        vars(args).update(SOAK)
     settings = bench_settings(args)
     workdir = args.workdir / ("load-quick" if args.quick else "load")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         warm_up(url)
         process = psutil.Process(server.pid)
         rss_before = tree_rss(process)
-        with PeakSampler(process) as sampler:
+        with PeakSampler(process, curve_every_s=args.rss_every) as sampler:
             run = LoadRun(args.questions, time.monotonic() + args.duration)
             askers = [threading.Thread(target=asker, args=(url, run)) for _ in range(args.concurrency)]
             with Timer() as elapsed:
@@ -118,10 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         Figure("load test latency p50", float(np.percentile(latencies, 50)), "ms"),
         Figure("load test latency p95", float(np.percentile(latencies, 95)), "ms"),
         Figure("load test errors", len(run.errors), "questions", note=run.errors[0] if run.errors else ""),
-        Figure("server RSS after warm-up", rss_before / MIB, "MiB"),
-        Figure("server RSS after the run", rss_after / MIB, "MiB"),
-        Figure(f"server RSS growth over {asked} questions", (rss_after - rss_before) / MIB, "MiB"),
-        Figure("server peak RSS during the run", max(sampler.peak, rss_after) / MIB, "MiB"),
+        *rss_figures(sampler, rss_before, rss_after, elapsed.seconds, asked),
     ]
     report(f"Load through the HTTP API (server log: {log_path})", figures, args)
 

@@ -75,21 +75,28 @@ def kernel_peak_rss(pid: int) -> int:
 
 class PeakSampler(threading.Thread):
     """Samples a process's RSS (and its anonymous part) every 50 ms, so peaks between reads of the high-water mark
-    are caught too; it samples while its ``with`` block runs."""
+    are caught too; it samples while its ``with`` block runs. With ``curve_every_s`` it also keeps the RSS every
+    that many seconds in ``curve``, as (seconds since the start, bytes)."""
 
-    def __init__(self, process: psutil.Process) -> None:
+    def __init__(self, process: psutil.Process, curve_every_s: float | None = None) -> None:
         super().__init__(daemon=True)
         self.process = process
         self.peak = self.peak_anonymous = 0
+        self.curve_every_s = curve_every_s
+        self.curve: list[tuple[float, int]] = []
         self.stopped = threading.Event()
 
     def run(self) -> None:
+        began = time.monotonic()
         while not self.stopped.wait(0.05):
             try:
                 resident, anonymous = tree_memory(self.process)
-                self.peak, self.peak_anonymous = max(self.peak, resident), max(self.peak_anonymous, anonymous)
             except psutil.NoSuchProcess:
                 return
+            self.peak, self.peak_anonymous = max(self.peak, resident), max(self.peak_anonymous, anonymous)
+            since = time.monotonic() - began
+            if self.curve_every_s and since >= self.curve_every_s * (len(self.curve) + 1):
+                self.curve.append((since, resident))
 
     def __enter__(self) -> Self:
         self.start()

@@ -98,6 +98,7 @@ def test_load_test_answers_every_question_and_measures_the_server(workdir: Path)
     assert figures["load test latency p95"]["value"] >= figures["load test latency p50"]["value"] > 0
     assert figures["server RSS after warm-up"]["value"] > 100  # MiB: a live server with models loaded
     assert "server RSS growth over 24 questions" in figures
+    assert figures["server RSS growth over the second half of the run"]["note"].startswith(("levels off", "still"))
 
 
 def run_summary(script: str, workdir: Path, *extra: str) -> tuple[dict, str]:
