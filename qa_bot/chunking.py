@@ -6,8 +6,8 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-# blingfire over pysbd, measured on 2,000 generated SQuAD-like paragraphs with abbreviations:
-# 0.11 ms vs 2.3 ms per paragraph, and 93% vs 20% of paragraphs segmented exactly right.
+# blingfire over pysbd: an order of magnitude faster, and it splits abbreviation-heavy paragraphs right far more
+# often (compared on generated SQuAD-like paragraphs when the splitter was chosen).
 import blingfire
 
 from qa_bot.types import Article, Passage, Sentence

@@ -28,8 +28,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="QA_BOT_")
 
     embedder: str = ""  # sentence-transformers name or path; "" = bundled all-MiniLM-L6-v2
-    # openvino-int8: int8 MiniLM on OpenVINO, the fastest measured; onnx-int8: int8 on onnxruntime; torch: the fp32
-    # baseline (README, Scale)
+    # openvino-int8: int8 MiniLM on OpenVINO with fixed activation ranges (the fastest, and a vector does not depend on
+    # its batch); onnx-int8: int8 on onnxruntime; torch: the fp32 baseline (`bench/run_all.py --only bench_embedding`)
     embedder_backend: Literal["torch", "onnx-int8", "openvino-int8"] = "openvino-int8"
     cache_dir: str = ""  # where derived models (ONNX and OpenVINO exports) are kept; "" = $XDG_CACHE_HOME/qa-bot
     reader: str = ""  # Hugging Face extractive QA name or path; "" = bundled reader
@@ -38,18 +38,18 @@ class Settings(BaseSettings):
     retrieve_k: int = 50  # candidates from each retriever before fusion
     rrf_k: int = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
     no_answer_threshold: float | None = None  # least confidence of a shown answer; None = the fitted answer policy's
-    # Reader CPU inference, 5 passages x 215 tokens, 1 thread: fp32 200 ms, bf16 autocast 356 ms, int8 dynamic 114 ms;
-    # but int8 cost the bundled reader 3.3 F1 on held-out SQuAD (75.5 -> 72.2), so fp32 is the default.
+    # fp32 by default: dynamic int8 reads faster on a CPU but loses answers (F1), and bf16 autocast is slower on CPUs
+    # without bf16 units (`bench/bench_reader.py`; `qa-bot eval --mode reader` for the F1)
     reader_precision: Literal["fp32", "bf16", "int8"] = "fp32"
-    # onnx: the fp32 reader fused on onnxruntime, 1.21x faster than torch for the bundled reader (bench_reader;
-    # README); a reader that cannot be exported or fused runs on torch with a notice. bf16 and int8 run on torch.
+    # onnx: the fp32 reader fused on onnxruntime, faster than torch (`bench/bench_reader.py` times both); a reader
+    # that cannot be exported or fused runs on torch with a notice. bf16 and int8 run on torch.
     reader_backend: Literal["torch", "onnx"] = "onnx"
     max_answer_tokens: int = 30
     max_question_chars: int = 1000
     max_article_bytes: int = 20 * 1024 * 1024
     passage_tokens: int = 200  # passage budget in reader tokens (question + passage fit in 256)
-    # vectors from which the FAISS index is IVF instead of exact: exact search costs ~0.2 ms per 1,000 vectors on
-    # 2 cores (189 ms at 1M), so beyond ~50k it alone would eat the 15 ms retrieval budget
+    # vectors from which the FAISS index is IVF instead of exact: exact search grows with every vector, and past this
+    # size it alone would take most of a question's retrieval budget (`bench/bench_ann.py` times both)
     ann_threshold: int = 50_000
     threads: int = 2
     example_questions: list[str] = []  # shown on the UI's first screen before title-derived ones

@@ -71,9 +71,9 @@ class _InPlaceBM25(bm25s.BM25):
     disk, in files under ``scratch_dir`` that `save` copies into the index.
 
     bm25s builds three arrays as long as the matrix in memory and then converts them, so its peak is several times
-    the matrix (+292 MiB at 100k passages). Each column's length is its token's document
-    frequency, so the slots are known before the scores are computed, passage by passage with bm25s's own formulas
-    (private functions: the bm25s version is pinned, and a test compares the scores with bm25s's own build).
+    the matrix. Each column's length is its token's document frequency, so the slots are known before the scores
+    are computed, passage by passage with bm25s's own formulas (private functions: the bm25s version is pinned, and
+    a test compares the scores with bm25s's own build).
     """
 
     def __init__(self, scratch_dir: Path) -> None:
