@@ -11,7 +11,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -426,19 +426,17 @@ def _json_articles(text: str, relative: str, notices: list[str]) -> list[Article
     if isinstance(data, dict) and "articles" in data:
         data = data["articles"]
     records = data if isinstance(data, list) else [data]
-    articles: list[Article] = []
-    for number, record in enumerate(records, start=1):
-        try:
-            articles.append(_record_article(record, f"{relative}#{number}"))
-        except _BadRecord as bad:
-            notices.append(f"skipped {relative} record {number}: {bad}")
-    if not articles:
-        raise IngestError(relative, 'no usable records (each needs a non-empty "text")')
-    return articles
+    none_usable = 'no usable records (each needs a non-empty "text")'
+    return _record_articles(enumerate(records, start=1), relative, "record", none_usable, notices)
 
 
 def _jsonl_articles(text: str, relative: str, notices: list[str]) -> list[Article]:
-    articles: list[Article] = []
+    none_usable = 'no usable records (each line needs a JSON object with a non-empty "text")'
+    return _record_articles(_jsonl_records(text, relative, notices), relative, "line", none_usable, notices)
+
+
+def _jsonl_records(text: str, relative: str, notices: list[str]) -> Iterator[tuple[int, object]]:
+    """(line number, record) for each non-blank line; a line that is not JSON is skipped with a notice."""
     for line_number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -450,12 +448,22 @@ def _jsonl_articles(text: str, relative: str, notices: list[str]) -> list[Articl
         except RecursionError:
             notices.append(f"skipped {relative} line {line_number}: invalid JSON (nested too deeply)")
             continue
+        yield line_number, record
+
+
+def _record_articles(
+    numbered: Iterable[tuple[int, object]], relative: str, unit: str, none_usable: str, notices: list[str]
+) -> list[Article]:
+    """Articles from numbered JSON records; a record that is not an article is skipped with a notice naming its
+    ``unit`` ("record", "line") and number, which also makes its sync key."""
+    articles: list[Article] = []
+    for number, record in numbered:
         try:
-            articles.append(_record_article(record, f"{relative}#{line_number}"))
+            articles.append(_record_article(record, f"{relative}#{number}"))
         except _BadRecord as bad:
-            notices.append(f"skipped {relative} line {line_number}: {bad}")
+            notices.append(f"skipped {relative} {unit} {number}: {bad}")
     if not articles:
-        raise IngestError(relative, 'no usable records (each line needs a JSON object with a non-empty "text")')
+        raise IngestError(relative, none_usable)
     return articles
 
 
