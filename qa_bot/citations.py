@@ -72,6 +72,10 @@ class _Draft:
     citations: list[Citation]
     passage_ids: list[str]  # every passage a span of this answer was read from
 
+    def add_passage(self, passage_id: str) -> None:
+        if passage_id not in self.passage_ids:
+            self.passage_ids.append(passage_id)
+
     def candidate(self) -> Candidate:
         answer = Answer(
             text=self.text,
@@ -107,8 +111,7 @@ def cite_spans(
     ``sentences_for(article_id)`` gives the article's sentences in order and
     ``article_text_for(article_id)`` its text (each called at most once per article).
     """
-    sentences: dict[str, Sequence[Sentence]] = {}
-    texts: dict[str, str] = {}
+    articles = _Articles(sentences_for, article_text_for)
     drafts: list[_Draft] = []
     for span in sorted(spans, key=lambda s: s.span_logit, reverse=True):
         hit = retrieved[span.passage_id]
@@ -118,44 +121,61 @@ def cite_spans(
         key = normalize_answer(text)
         if not key or PARAGRAPH_BREAK.search(text):
             continue  # nothing left, or a span running across paragraphs (e.g. title into body)
-        article_id = passage.article_id
         answer_start, answer_end = passage.start + start, passage.start + end
-        overlapped = next(
-            (
-                draft
-                for draft in drafts
-                for c in draft.citations
-                if c.article_id == article_id and c.answer_start < answer_end and answer_start < c.answer_end
-            ),
-            None,
-        )
+        overlapped = _overlapping(drafts, passage.article_id, answer_start, answer_end)
         if overlapped is not None:
-            if overlapped.key == key and passage.passage_id not in overlapped.passage_ids:
-                overlapped.passage_ids.append(passage.passage_id)
+            if overlapped.key == key:
+                overlapped.add_passage(passage.passage_id)
             continue
-        if article_id not in sentences:
-            sentences[article_id] = sentences_for(article_id)
-            texts[article_id] = article_text_for(article_id)
-        sentence_start, sentence_end = cited_range(sentences[article_id], answer_start, answer_end)
-        citation = Citation(
+        citation = articles.cite(hit, answer_start, answer_end, text)
+        same_text = next((draft for draft in drafts if draft.key == key), None)
+        if same_text is None:
+            drafts.append(_Draft(key, text, span.score, span.span_logit, hit, [citation], [passage.passage_id]))
+        else:
+            same_text.citations.append(citation)
+            same_text.add_passage(passage.passage_id)
+    return [draft.candidate() for draft in drafts]
+
+
+def _overlapping(drafts: list[_Draft], article_id: str, answer_start: int, answer_end: int) -> _Draft | None:
+    """The answer already cited at a place overlapping ``answer_start:answer_end`` of this article, if any."""
+    return next(
+        (
+            draft
+            for draft in drafts
+            for c in draft.citations
+            if c.article_id == article_id and c.answer_start < answer_end and answer_start < c.answer_end
+        ),
+        None,
+    )
+
+
+class _Articles:
+    """Citations into the articles' own text; each article's sentences and text are fetched once."""
+
+    def __init__(self, sentences_for: Callable[[str], Sequence[Sentence]], text_for: Callable[[str], str]) -> None:
+        self._sentences_for = sentences_for
+        self._text_for = text_for
+        self._sentences: dict[str, Sequence[Sentence]] = {}
+        self._texts: dict[str, str] = {}
+
+    def cite(self, hit: Retrieved, answer_start: int, answer_end: int, text: str) -> Citation:
+        article_id = hit.passage.article_id
+        if article_id not in self._sentences:
+            self._sentences[article_id] = self._sentences_for(article_id)
+            self._texts[article_id] = self._text_for(article_id)
+        sentence_start, sentence_end = cited_range(self._sentences[article_id], answer_start, answer_end)
+        return Citation(
             article_id=article_id,
             title=hit.article.title,
             source=hit.article.source,
             url=hit.article.url,
             date=hit.article.date,
-            passage_id=passage.passage_id,
-            sentence=texts[article_id][sentence_start:sentence_end],
+            passage_id=hit.passage.passage_id,
+            sentence=self._texts[article_id][sentence_start:sentence_end],
             sentence_start=sentence_start,
             sentence_end=sentence_end,
             answer_start=answer_start,
             answer_end=answer_end,
             text=text,
         )
-        same_text = next((draft for draft in drafts if draft.key == key), None)
-        if same_text is None:
-            drafts.append(_Draft(key, text, span.score, span.span_logit, hit, [citation], [passage.passage_id]))
-        else:
-            same_text.citations.append(citation)
-            if passage.passage_id not in same_text.passage_ids:
-                same_text.passage_ids.append(passage.passage_id)
-    return [draft.candidate() for draft in drafts]
