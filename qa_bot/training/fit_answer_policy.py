@@ -339,24 +339,21 @@ def prepare_half(name: str, articles: list[dict], work: Path, settings: Settings
     return OpenIndex.load(index_dir, embedder.identity())
 
 
-def run(
+def read_halves(
     heldout: Path,
-    out: Path,
     work: Path,
     fit_questions: int,
     check_questions: int,
     absent_share: float,
-    precision: float,
-    min_answered: float,
-    min_rerank_gain: float,
     settings: Settings,
     log=print,
-) -> dict:
+) -> tuple[dict[str, Half], str, AnswerPolicy]:
+    """Both halves of the held-out articles indexed and read through the bot; with the reader's fingerprint and the
+    reader's own fallback policy."""
     from qa_bot.embedding import Embedder
     from qa_bot.pipeline import QABot
     from qa_bot.reader import Reader
 
-    began = time.perf_counter()
     reader_path = settings.reader_path()
     fingerprint = reader_fingerprint(reader_path)
     if fingerprint is None:
@@ -385,48 +382,84 @@ def run(
         bot = QABot.from_parts(index, embedder, reader, settings, policy=fallback)
         reads = read_questions(bot, questions, work / f"reads-{name}.json.gz", key)
         halves[name] = Half(name, articles, index, reads)
-    fit, check = rebuild(halves["fit"]), rebuild(halves["check"])
+    return halves, fingerprint, fallback
 
+
+def fit_policy(
+    fit: list[Question], precision: float, min_answered: float, min_rerank_gain: float
+) -> tuple[AnswerPolicy, list[np.ndarray], float]:
+    """The policy fitted on one half: re-ranking if it gains enough out of fold, the threshold, the margin and the
+    confidence model; with the out-of-fold confidences and the re-ranking gain."""
     oof = out_of_fold(fit)
     gain = top1_precision(fit, oof, rerank=True) - top1_precision(fit, oof, rerank=False)
-    rerank = gain >= min_rerank_gain
-    draft = AnswerPolicy(answer_threshold=0.0, rerank=rerank, source="fitted")
+    draft = AnswerPolicy(answer_threshold=0.0, rerank=gain >= min_rerank_gain, source="fitted")
     threshold = choose_threshold(draft, fit, oof, precision, min_answered)
     margin = choose_margin(replace(draft, answer_threshold=threshold), fit, oof, precision)
     model = fit_model(*training_rows(fit))
-    policy = replace(draft, model=model, answer_threshold=threshold, alternative_margin=margin)
+    return replace(draft, model=model, answer_threshold=threshold, alternative_margin=margin), oof, gain
 
-    check_confidences = [model.probabilities(q.features) for q in check]
-    report = {
+
+def fit_report(
+    policy: AnswerPolicy,
+    fallback: AnswerPolicy,
+    halves: dict[str, Half],
+    fit: list[Question],
+    check: list[Question],
+    oof: list[np.ndarray],
+    gain: float,
+) -> dict:
+    """What the policy shows on the half it was fitted on (out of fold) and on the half it never saw."""
+    check_confidences = [policy.model.probabilities(q.features) for q in check]
+    absent_answered = [bool(a) for q, a in zip(check, simulate(policy, check)) if q.read.absent]
+    return {
         "fitted_on": {
-            "articles": len(fit_articles),
+            "articles": len(halves["fit"].articles),
             "questions": sum(not q.read.absent for q in fit),
             "absent_article_questions": sum(q.read.absent for q in fit),
             "rerank_top1_gain_out_of_fold": round(gain, 4),
             **shown_summary(scores(fit, simulate(policy, fit, oof))),
         },
         "checked_on_unseen_articles": {
-            "articles": len(check_articles),
+            "articles": len(halves["check"].articles),
             "questions": sum(not q.read.absent for q in check),
             "absent_article_questions": sum(q.read.absent for q in check),
             "top1_precision_reader_order": round(top1_precision(check, check_confidences, rerank=False), 4),
             "top1_precision_reranked": round(top1_precision(check, check_confidences, rerank=True), 4),
-            "absent_article_answered": round(
-                float(np.mean([bool(a) for q, a in zip(check, simulate(policy, check)) if q.read.absent] or [0.0])), 4
-            ),
+            "absent_article_answered": round(float(np.mean(absent_answered or [0.0])), 4),
             **shown_summary(scores(check, simulate(policy, check))),
             "reader_fallback": shown_summary(scores(check, simulate(fallback, check))),
         },
     }
+
+
+def run(
+    heldout: Path,
+    out: Path,
+    work: Path,
+    fit_questions: int,
+    check_questions: int,
+    absent_share: float,
+    precision: float,
+    min_answered: float,
+    min_rerank_gain: float,
+    settings: Settings,
+    log=print,
+) -> dict:
+    began = time.perf_counter()
+    halves, fingerprint, fallback = read_halves(
+        heldout, work, fit_questions, check_questions, absent_share, settings, log
+    )
+    fit, check = rebuild(halves["fit"]), rebuild(halves["check"])
+    policy, oof, gain = fit_policy(fit, precision, min_answered, min_rerank_gain)
     record = {
         "reader_fingerprint": fingerprint,
-        "answer_threshold": threshold,
-        "rerank": rerank,
-        "alternative_margin": margin,
+        "answer_threshold": policy.answer_threshold,
+        "rerank": policy.rerank,
+        "alternative_margin": policy.alternative_margin,
         "max_alternatives": policy.max_alternatives,
-        "model": {"features": list(FEATURES), **asdict(model)},
+        "model": {"features": list(FEATURES), **asdict(policy.model)},
         "targets": {"precision": precision, "min_answered": min_answered, "min_rerank_gain": min_rerank_gain},
-        "report": report,
+        "report": fit_report(policy, fallback, halves, fit, check, oof, gain),
         "command": (
             f"python -m qa_bot.training.fit_answer_policy --heldout {heldout} --out {out}"
             f" --fit-questions {fit_questions} --check-questions {check_questions}"
@@ -437,7 +470,8 @@ def run(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     check_file = work / "heldout-check.json"
-    check_file.write_text(json.dumps({"version": "1.1", "data": check_articles}, ensure_ascii=False), encoding="utf-8")
+    check_data = {"version": "1.1", "data": halves["check"].articles}
+    check_file.write_text(json.dumps(check_data, ensure_ascii=False), encoding="utf-8")
     return record
 
 
