@@ -227,28 +227,43 @@ def main(argv: list[str] | None = None) -> None:
     identity = Embedder.from_settings(settings).identity()  # `qa-bot serve` accepts only its own embedder's vectors
     if args.reuse_index:
         built = reused(index_dir, corpus_dir)
-        articles = built["articles"]
     else:
         articles, _ = write_synthetic_corpus(corpus_dir, training_sentences(args, 10**9), size, settings)
-        built = in_fresh_process(
-            build, corpus_dir, index_dir, settings, StandInEmbedder(identity, seeds), not args.quick
-        )
+        embedder = StandInEmbedder(identity, seeds)
+        built = {
+            **in_fresh_process(build, corpus_dir, index_dir, settings, embedder, not args.quick),
+            "articles": articles,
+        }
     loaded = in_fresh_process(load_and_search, index_dir, settings, query_texts, query_vectors)
     served = measure_serve(index_dir, corpus_dir, settings, workdir, query_texts[-1])
 
-    passages = built["passages"]
-    name = f"[{passages:,} passages]"
-    vectors_mib = passages * identity["dimension"] * 4 / MIB
-    summary = {
-        "passages": passages,
-        "articles": articles,
+    vectors_mib, on_disk_mib = built["passages"] * identity["dimension"] * 4 / MIB, disk_mib(index_dir)
+    name = f"[{built['passages']:,} passages]"
+    figures = [
+        *([] if args.reuse_index else build_figures(name, built, loaded["faiss"], vectors_mib)),
+        *query_figures(name, on_disk_mib, loaded, served, settings, len(query_texts) - WARM_UP),
+    ]
+    report(f"Large index ({built['passages']:,} passages, {loaded['faiss']})", figures, args)
+    if args.json == STDOUT:
+        print(json.dumps(summary(built, loaded, served, vectors_mib, on_disk_mib, args.reuse_index)))
+
+
+def summary(built: dict, loaded: dict, served, vectors_mib: float, index_disk_mib: float, reused_index: bool) -> dict:
+    """Every figure as one JSON object (the last line with ``--json``); build figures are None for a reused index."""
+
+    def build_mib(key: str) -> int | None:
+        return None if reused_index else round(built[key] / MIB)
+
+    return {
+        "passages": built["passages"],
+        "articles": built["articles"],
         "faiss": loaded["faiss"],
-        "build_s": None if args.reuse_index else round(built["seconds"], 1),
-        "build_peak_rss_mib": None if args.reuse_index else round(built["peak_rss"] / MIB),
-        "build_rss_before_mib": None if args.reuse_index else round(built["rss_before"] / MIB),
-        "build_peak_anonymous_mib": None if args.reuse_index else round(built["peak_anonymous"] / MIB),
+        "build_s": None if reused_index else round(built["seconds"], 1),
+        "build_peak_rss_mib": build_mib("peak_rss"),
+        "build_rss_before_mib": build_mib("rss_before"),
+        "build_peak_anonymous_mib": build_mib("peak_anonymous"),
         "vectors_mib": round(vectors_mib),
-        "index_disk_mib": round(disk_mib(index_dir)),
+        "index_disk_mib": round(index_disk_mib),
         "load_s": round(loaded["load_s"], 2),
         "rss_after_load_mib": round(loaded["rss_loaded"] / MIB),
         "rss_before_load_mib": round(loaded["rss_before"] / MIB),
@@ -261,33 +276,36 @@ def main(argv: list[str] | None = None) -> None:
         "serve_first_answer_ms": round(served.first_answer_ms),
         "serve_peak_rss_mib": round(served.peak_rss / MIB),
     }
-    built_figures = (
-        []
-        if args.reuse_index
-        else [
-            Figure(
-                f"large index {name} build time",
-                built["seconds"],
-                "s",
-                note=f"{articles:,} articles, {loaded['faiss']}, stand-in embedder (no embedding time)",
-            ),
-            Figure(
-                f"large index {name} build peak RSS",
-                built["peak_rss"] / MIB,
-                "MiB",
-                note=f"{built['rss_before'] / MIB:.0f} MiB before the build; the vectors alone are {vectors_mib:.0f} MiB",
-            ),
-            Figure(
-                f"large index {name} build peak anonymous memory (RSS less mapped files)",
-                built["peak_anonymous"] / MIB,
-                "MiB",
-                note=f"{built['anonymous_before'] / MIB:.0f} MiB before the build; sampled every 50 ms",
-            ),
-        ]
-    )
-    figures = [
-        *built_figures,
-        Figure(f"large index {name} size on disk", summary["index_disk_mib"], "MiB"),
+
+
+def build_figures(name: str, built: dict, faiss_kind: str, vectors_mib: float) -> list[Figure]:
+    return [
+        Figure(
+            f"large index {name} build time",
+            built["seconds"],
+            "s",
+            note=f"{built['articles']:,} articles, {faiss_kind}, stand-in embedder (no embedding time)",
+        ),
+        Figure(
+            f"large index {name} build peak RSS",
+            built["peak_rss"] / MIB,
+            "MiB",
+            note=f"{built['rss_before'] / MIB:.0f} MiB before the build; the vectors alone are {vectors_mib:.0f} MiB",
+        ),
+        Figure(
+            f"large index {name} build peak anonymous memory (RSS less mapped files)",
+            built["peak_anonymous"] / MIB,
+            "MiB",
+            note=f"{built['anonymous_before'] / MIB:.0f} MiB before the build; sampled every 50 ms",
+        ),
+    ]
+
+
+def query_figures(
+    name: str, index_disk_mib: float, loaded: dict, served, settings: Settings, questions: int
+) -> list[Figure]:
+    return [
+        Figure(f"large index {name} size on disk", round(index_disk_mib), "MiB"),
         Figure(f"large index {name} OpenIndex.load", loaded["load_s"], "s", note="fresh process"),
         Figure(
             f"large index {name} RSS after load",
@@ -309,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
             f"large index {name} RSS growth over BM25 queries",
             loaded["bm25_rss_growth"] / MIB,
             "MiB",
-            note=f"{len(query_texts) - WARM_UP} questions",
+            note=f"{questions} questions",
         ),
         Figure(
             f"large index {name} hybrid retrieval p50 (with question embedding)",
@@ -321,9 +339,6 @@ def main(argv: list[str] | None = None) -> None:
         Figure(f"large index {name} qa-bot serve first question", served.first_answer_ms, "ms"),
         Figure(f"large index {name} qa-bot serve peak RSS", served.peak_rss / 2**30, "GiB", "<= 1.5"),
     ]
-    report(f"Large index ({passages:,} passages, {loaded['faiss']})", figures, args)
-    if args.json == STDOUT:
-        print(json.dumps(summary))
 
 
 if __name__ == "__main__":
