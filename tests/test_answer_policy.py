@@ -253,6 +253,7 @@ def test_a_missing_or_unusable_policy_falls_back_to_the_reader_scores_with_one_l
     assert shown.answers[0].score == pytest.approx(1 / (1 + math.exp(-9.0)))  # the reader's own score
 
 
+@pytest.mark.release
 def test_the_bundled_policy_is_valid_for_the_bundled_reader():
     from qa_bot.answer_policy import BUNDLED_POLICY
     from qa_bot.settings import BUNDLED_READER
