@@ -71,6 +71,18 @@ def _share(fraction: float) -> str:
     return _percent(100 * fraction)
 
 
+def _row(name: str, result: str, command: str, measured: str, target: str = "", met: bool | None = None) -> dict:
+    verdict = {True: "met", False: "missed", None: ""}[met]
+    return {
+        "name": name,
+        "result": result,
+        "target": target,
+        "verdict": verdict,
+        "command": command,
+        "measured": measured,
+    }
+
+
 def answer_policy_rows(path: Path = ANSWER_POLICY) -> list[dict]:
     """What users are shown, as the shipped answer policy's fit measured it on articles it never saw."""
     policy = json.loads(path.read_text(encoding="utf-8"))
@@ -79,16 +91,7 @@ def answer_policy_rows(path: Path = ANSWER_POLICY) -> list[dict]:
     sample = f"{checked['questions']} questions of {checked['articles']} unseen articles"
 
     def row(name: str, result: str, target: str = "", met: bool | None = None) -> dict:
-        verdict = {True: "met", False: "missed", None: ""}[met]
-        measured = f"{policy['date']}, {sample}"
-        return {
-            "name": name,
-            "result": result,
-            "target": target,
-            "verdict": verdict,
-            "command": policy["command"],
-            "measured": measured,
-        }
+        return _row(name, result, policy["command"], f"{policy['date']}, {sample}", target, met)
 
     return [
         row("answers shown per question", f"{checked['answers_shown_per_question']:.2f}"),
@@ -133,14 +136,8 @@ def reader_calibration_rows(path: Path = READER_CONFIG) -> list[dict]:
     measured = f"{calibration['date']}, {check['answerable']:,} questions of the articles the threshold never saw"
 
     def row(name: str, value: float, target: float | None = None) -> dict:
-        return {
-            "name": name,
-            "result": _share(value),
-            "target": f">= {_share(target)}" if target else "",
-            "verdict": "" if target is None else "met" if value >= target else "missed",
-            "command": command,
-            "measured": measured,
-        }
+        met = None if target is None else value >= target
+        return _row(name, _share(value), command, measured, f">= {_share(target)}" if target else "", met)
 
     return [
         row("answerable questions answered (own paragraph)", check["answered_rate"], 0.90),
