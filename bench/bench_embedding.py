@@ -27,7 +27,7 @@ from qa_bot.eval import write_corpus
 from qa_bot.index import OpenIndex, sync_index
 from qa_bot.metrics import contains_answer
 from qa_bot.retrieval import HybridRetriever
-from qa_bot.settings import BACKENDS
+from qa_bot.settings import BACKENDS, Settings
 from qa_bot.squad import select_questions
 
 BASELINE = "torch"  # fp32, the reference
@@ -91,9 +91,19 @@ def main(argv: list[str] | None = None) -> None:
         indexes[backend] = OpenIndex.load(index_dir)
     texts = [p.text for p in indexes[BASELINE].passages(list(range(indexes[BASELINE].passage_count)))]
     rates = interleaved_throughput(embedders, texts, args.chunk)
+    figures = [
+        *speed_figures(
+            rates, build_rates, settings, f"{len(texts):,} held-out passages, chunks of {args.chunk}, interleaved"
+        ),
+        *recall_figures(indexes, embedders, select_questions(articles, 40 if args.quick else args.questions), settings),
+        *latency_figures(indexes, embedders, articles, 10 if args.quick else 200, settings),
+    ]
+    report("Embedder backends (same run)", figures, args)
 
-    passages_note = f"{len(texts):,} held-out passages, chunks of {args.chunk}, interleaved"
-    figures = [Figure(f"embedding throughput ({BASELINE} fp32)", rates[BASELINE], "passages/s", note=passages_note)]
+
+def speed_figures(rates: dict, build_rates: dict, settings: Settings, passages: str) -> list[Figure]:
+    """Embedding and full-sync speed of each candidate backend against the baseline's, measured interleaved."""
+    figures = [Figure(f"embedding throughput ({BASELINE} fp32)", rates[BASELINE], "passages/s", note=passages)]
     for backend in CANDIDATES:
         default = backend == settings.embedder_backend  # the targets are the default backend's
         figures += [
@@ -111,10 +121,12 @@ def main(argv: list[str] | None = None) -> None:
                 note=f"{build_rates[BASELINE]:.1f} vs {build_rates[backend]:.1f} passages/s, built one after the other",
             ),
         ]
-    examples = select_questions(articles, 40 if args.quick else args.questions)
-    latency_count = 10 if args.quick else 200
-    # Disjoint questions per mode and backend: the embedder's query cache would flatter a second pass.
-    latency_questions = iter([e.question for e in select_questions(articles, (3 * len(BACKENDS) + 1) * latency_count)])
+    return figures
+
+
+def recall_figures(indexes: dict, embedders: dict, examples: list, settings: Settings) -> list[Figure]:
+    """recall@5 for every pair of the backend an index was built with and the one its questions are embedded with."""
+    figures = []
     for built_with in BACKENDS:
         for asked_with in BACKENDS:
             retriever = HybridRetriever(indexes[built_with], embedders[asked_with], settings)
@@ -127,11 +139,19 @@ def main(argv: list[str] | None = None) -> None:
                         note=f"{len(examples)} held-out questions",
                     )
                 )
+    return figures
+
+
+def latency_figures(indexes: dict, embedders: dict, articles: list, count: int, settings: Settings) -> list[Figure]:
+    """Retrieval-only p50 per backend and mode."""
+    # Disjoint questions per mode and backend: the embedder's query cache would flatter a second pass.
+    questions = iter([e.question for e in select_questions(articles, (3 * len(BACKENDS) + 1) * count)])
+    figures = []
     for backend in BACKENDS:
         retriever = HybridRetriever(indexes[backend], embedders[backend], settings)
-        p50_ms(retriever, [next(latency_questions) for _ in range(3)], "hybrid", settings.top_k)  # warm-up
+        p50_ms(retriever, [next(questions) for _ in range(3)], "hybrid", settings.top_k)  # warm-up
         for mode in ("hybrid", "dense", "bm25"):
-            asked = [next(latency_questions) for _ in range(latency_count)]
+            asked = [next(questions) for _ in range(count)]
             figures.append(
                 Figure(
                     f"retrieval-only p50 ({mode}), {backend}",
@@ -141,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
                     note=f"{indexes[backend].passage_count:,} passages",
                 )
             )
-    report("Embedder backends (same run)", figures, args)
+    return figures
 
 
 if __name__ == "__main__":
