@@ -18,8 +18,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "release: checks of shipped files (the bundled answer policy fits the bundled reader); they fail between "
-        "retraining a model and refitting what depends on it, so deselect them then with -m 'not release'",
+        "release: checks of shipped files (the bundled answer policy fits the bundled reader, which scores what its "
+        "reader_config.json records); they fail between retraining a model and refitting or re-recording what "
+        "depends on it, so deselect them then with -m 'not release'",
     )
 
 

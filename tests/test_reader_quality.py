@@ -27,7 +27,11 @@ SAMPLE = Path(__file__).parent / "data" / "reader_quality_sample.json"
 # counts, far less than a real regression (a broken decoder scores near 0).
 TOLERANCE = 2.0
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not bundled_reader_available(), reason=BUNDLED_READER_MISSING)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.release,
+    pytest.mark.skipif(not bundled_reader_available(), reason=BUNDLED_READER_MISSING),
+]
 
 
 @pytest.fixture(scope="module")
