@@ -51,9 +51,7 @@ if TYPE_CHECKING:
 
 ASK_CONCURRENCY = 2  # questions answered at once; each already uses settings.threads torch threads
 SHUTDOWN_GRACE_S = 3.0  # after SIGINT/SIGTERM, requests in flight get this long before the process exits
-FOLLOW_INDEX_S = (
-    2.0  # how often the server checks for a version switched in by `qa-bot index`, and a page for a new list
-)
+FOLLOW_INDEX_S = 2.0  # seconds between checks for a version switched in by `qa-bot index` (server and pages)
 INTERNAL = {"api_visibility": "private"}  # UI events are not part of the public API (only /ask is)
 
 
