@@ -93,13 +93,13 @@ def rss_figures(sampler: PeakSampler, before: int, after: int, seconds: float, a
     return [
         Figure("server RSS after warm-up", before / MIB, "MiB"),
         Figure("server RSS after the run", after / MIB, "MiB"),
-        Figure(f"server RSS growth over {asked} questions", (after - before) / MIB, "MiB"),
+        Figure("server RSS growth over the run", (after - before) / MIB, "MiB", note=f"{asked} questions"),
         Figure(
             "server RSS growth over the second half of the run",
             growth / MIB,
             "MiB",
-            note=("levels off" if level else "still growing")
-            + f" (level: <= {LEVEL_SHARE:.0%} of {middle / MIB:,.0f} MiB)",
+            note=("levels off" if level else "still growing") + f": level is at most {LEVEL_SHARE:.0%} of "
+            f"{middle / MIB:,.0f} MiB",
         ),
         Figure(
             f"server RSS every {sampler.curve_every_s:g} s, last sample",
