@@ -74,6 +74,25 @@ def test_openvino_int8_vectors_match_torch_whatever_the_batch(openvino_embedder:
     assert openvino_embedder.identity() == {**minilm().identity(), "backend": "openvino-int8"}
 
 
+def test_openvino_meets_few_input_shapes_so_its_per_shape_memory_stays_bounded(openvino_embedder: Embedder) -> None:
+    shapes: set[tuple[int, ...]] = set()
+    run_batch = openvino_embedder._run_batch
+
+    def recording(batch: dict) -> np.ndarray:
+        shapes.add(batch["input_ids"].shape)
+        return run_batch(batch)
+
+    openvino_embedder._run_batch = recording
+    try:
+        questions = [f"What did the harbour master {'really ' * n}say?" for n in range(40)]  # 40 token lengths
+        vectors = np.concatenate([openvino_embedder.encode_query(question) for question in questions])
+    finally:
+        openvino_embedder._run_batch = run_batch
+    assert {length % 32 for _, length in shapes} == {0} and len(shapes) <= 2
+    # the padding is masked out: each vector is the one its question gets in a batch padded to another length
+    assert np.allclose(vectors, openvino_embedder.encode(questions, batch_size=8), atol=1e-4)
+
+
 def test_openvino_export_checksums_both_files_and_is_redone_when_its_weights_are_damaged(
     openvino_embedder: Embedder, cache_dir: Path, capsys
 ) -> None:
