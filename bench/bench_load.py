@@ -3,7 +3,9 @@
 python bench/bench_load.py [--concurrency 4] [--questions 1000] [--duration 900] [--rss-every 30] [--quick]
 python bench/bench_load.py --soak     # 8 askers for 10 minutes, however many questions that is
 
-Runs until --questions answers are in or --duration seconds have passed, whichever comes first, and
+Every other question is made of 1 to 60 words of the seed article, so questions come in many token lengths as
+real ones do (a model that keeps memory per input shape shows up as growth). Runs until --questions answers are
+in or --duration seconds have passed, whichever comes first, and
 reports throughput, latency p50/p95 (client side: HTTP, queueing and answering), errors, and the
 server's resident memory: after the warm-up, every --rss-every seconds (the curve), at the end, its
 peak, and whether it levels off (it grew by at most LEVEL_SHARE over the run's second half).
@@ -33,6 +35,7 @@ QUESTIONS = [
     "What do the Coalition forces do with the Peshmerga?",
     "What is the capital of Australia?",
 ]
+SEED_WORDS = (CORPUS_DIR / "kurdistan24-coalition-spokesman-peshmerga.txt").read_text(encoding="utf-8").split()
 MIB = 2**20
 SOAK = {"concurrency": 8, "duration": 600.0, "questions": 10**9, "rss_every": 60.0}
 LEVEL_SHARE = 0.02  # RSS growth over the second half of a run, as a share of its RSS then, that counts as level
@@ -55,7 +58,10 @@ class LoadRun:
             number = next(self._numbers)
         if number >= self.total or time.monotonic() >= self.deadline:
             return None
-        return QUESTIONS[number % len(QUESTIONS)]
+        if number % 2 == 0:
+            return QUESTIONS[number // 2 % len(QUESTIONS)]
+        first, length = number * 7 % len(SEED_WORDS), 1 + number // 2 % 60
+        return "What does the article say about " + " ".join(SEED_WORDS[first : first + length]) + "?"
 
     def record(self, latency_ms: float, error: str | None) -> None:
         with self._lock:
