@@ -19,8 +19,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "release: checks of shipped files (the bundled answer policy fits the bundled reader, which scores what its "
-        "reader_config.json records); they fail between retraining a model and refitting or re-recording what "
-        "depends on it, so deselect them then with -m 'not release'",
+        "reader_config.json records; the generated pages show the recorded figures); they fail between retraining "
+        "a model and refitting or re-recording what depends on it, so deselect them then with -m 'not release'",
     )
 
 

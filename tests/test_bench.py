@@ -238,6 +238,18 @@ def test_the_pages_are_rendered_from_the_recorded_figures_and_the_shipped_model_
     assert f"| questions answered | {answered:.1f}% |" in text
 
 
+@pytest.mark.release
+def test_the_committed_pages_show_what_the_recorded_figures_render(tmp_path: Path) -> None:
+    """docs/benchmarks.md, docs/accuracy.md and the README's headline table are generated, never edited by hand:
+    after new figures or a refitted model, `python bench/run_all.py --docs-only` brings them back in line."""
+    pages = _bench_module("pages")
+    readme = tmp_path / "README.md"
+    readme.write_bytes((REPO_ROOT / "README.md").read_bytes())
+    for page in pages.update_docs(tmp_path, readme):
+        committed = REPO_ROOT / ("README.md" if page == readme else f"docs/{page.name}")
+        assert page.read_text(encoding="utf-8") == committed.read_text(encoding="utf-8"), committed
+
+
 @pytest.mark.slow
 def test_dask_indexing_is_measured_against_the_local_path_in_the_same_run(workdir: Path) -> None:
     figures, _ = run_bench("bench_dask", workdir, "--workers", "2")
