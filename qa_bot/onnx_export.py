@@ -7,8 +7,8 @@ operators. Two exports use this:
 - the embedder (bundled all-MiniLM-L6-v2 by default): Transformer -> mean pooling -> L2, then its matrix
   multiplications (attention projections included) quantized to int8 with onnxruntime's dynamic quantization (int8
   weights per output channel, activations quantized per batch at run time). The token embedding table stays fp32:
-  it is a lookup, so int8 there would only shrink the file (23 MB, not 59 MB), not save time.
-- the extractive reader: start and end logits, fused but kept fp32 (int8 cost the bundled reader 3.3 F1).
+  it is a lookup, so int8 there would only shrink the file, not save time.
+- the extractive reader: start and end logits, fused but kept fp32 (int8 costs the reader accuracy).
 
 Cache layout: ``<cache dir>/<runtime>/<model name>-<weights fingerprint>/{<model files>, export.json}``
 (runtime ``onnx`` here, ``openvino`` in :mod:`qa_bot.openvino_export`); ``export.json`` holds every file's sha256
@@ -134,8 +134,7 @@ def _session(export: Export, cache_dir: Path | None, threads: int) -> Any:
     options.intra_op_num_threads = threads  # 0 = one per physical core
     options.inter_op_num_threads = 1
     # Idle threads sleep instead of spinning: a question's embedding is followed at once by the reader, which
-    # spinning threads starve (ask p50 230 -> 199 ms on 2 cores, 40 questions interleaved); batch throughput is
-    # the same (63.4 vs 63.3 passages/s).
+    # spinning threads starve; batch throughput does not depend on it.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     with exported_file(export, cache_dir) as model_path:
         return onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])

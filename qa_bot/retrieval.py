@@ -15,7 +15,7 @@ from qa_bot.types import ArticleInfo, Retrieved
 
 MODES = ("hybrid", "dense", "bm25")
 # BM25 scores a question while the embedder and FAISS (which release the GIL) find the dense candidates: FAISS
-# searches one question on one thread, so the second core is free (1M passages: 12 ms instead of 15-16).
+# searches one question on one thread, so a second core is free (the gain grows with the index; `bench_large_index`).
 _BM25_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="qa-bot-bm25")
 
 
@@ -39,8 +39,8 @@ SELECTION_BLOCK = 1024  # scores per block when picking the best rows of a large
 def top_rows(scores: np.ndarray, count: int) -> np.ndarray:
     """Rows of the ``count`` highest positive scores, best first, ties to the lower row: the order a full sort gives.
 
-    A full selection over a million BM25 scores took 9.7 ms here; the best rows all lie in the blocks whose maximum
-    reaches the count-th highest block maximum, so only those blocks are searched (about 1 ms).
+    A full selection over a million BM25 scores costs most of a BM25 query; the best rows all lie in the blocks whose
+    maximum reaches the count-th highest block maximum, so only those blocks are searched.
     """
     blocks = -(-len(scores) // SELECTION_BLOCK)
     if blocks > count:
