@@ -17,7 +17,12 @@ From the candidate answers the reader found (``qa_bot.citations.cite_spans``):
 4. **Alternatives** are other candidates whose confidence is within ``alternative_margin`` of the answer's (the
    margin is fitted so that the answers shown meet the precision target; ``null`` shows none).
 
-Everything else is withheld. The fitted parameters are ``qa_bot/models/answer_policy.json``; they hold for the
+5. **Articles differ.** When a candidate from another article (none of its citations in the answer's articles) has
+   the answer's shape and at least ``DIFFER_SHARE`` of its confidence, that article contradicts the answer: it is
+   shown beside it as an alternative and the response says the articles differ (news articles are updated and
+   corrected; showing both is more honest than hiding one).
+
+Everything else is withheld, each candidate with the reason (``withheld_because``). The fitted parameters are ``qa_bot/models/answer_policy.json``; they hold for the
 reader they were fitted with. Without a valid policy file for the reader in use (a missing or damaged file, or
 another reader), the **fallback** is: confidence = the reader's calibrated score, candidates ranked by it, the
 reader's no-answer threshold, list items as above, no alternatives.
@@ -41,7 +46,13 @@ from qa_bot.types import Answer, Citation, Retrieved
 
 BUNDLED_POLICY = PACKAGE_DIR / "models" / "answer_policy.json"
 READER_WEIGHTS = "model.safetensors"
-MAX_WITHHELD = 5
+DIFFER_SHARE = 0.35  # another article's answer at this share of the answer's confidence is a disagreement
+
+# Why a candidate was withheld (Answer.withheld_because).
+BELOW_THRESHOLD = "below the answer threshold"
+OUTSIDE_MARGIN = "outside the margin for other possible answers"
+BEYOND_ALTERNATIVES = "beyond the number of other possible answers shown"
+NOT_A_LIST_ITEM = "in the answer's sentence but not an item of its list"
 
 # ---------------------------------------------------------------- questions
 
@@ -283,7 +294,35 @@ def list_items(primary: Answer, others: Sequence[Answer]) -> list[tuple[Answer, 
 @dataclass(frozen=True)
 class Shown:
     answers: list[Answer]  # exactly what the user is shown, best first
-    withheld: list[Answer]  # candidates not shown, best first
+    withheld: list[Answer]  # candidates not shown, best first, each with why
+    articles_differ: bool = False  # answers include another article's contradicting answer
+
+
+def _articles(answer: Answer) -> set[str]:
+    return {citation.article_id for citation in answer.citations}
+
+
+def disagreeing(primary: Answer, others: Sequence[Answer]) -> list[Answer]:
+    """Candidates from other articles that contradict ``primary`` (see "Articles differ" above), best first."""
+    return [
+        other
+        for other in others
+        if not _articles(other) & _articles(primary)
+        and answer_shape(other.text) == answer_shape(primary.text)
+        and normalize_answer(other.text) != normalize_answer(primary.text)
+        and other.score >= DIFFER_SHARE * primary.score
+    ]
+
+
+def _withheld(answer: Answer, reason: str) -> Answer:
+    return replace(answer, role="alternative", withheld_because=reason)
+
+
+def _why_withheld(answer: Answer, primary: Answer, close: Sequence[Answer], asks_several: bool) -> str:
+    anchor = primary.citations[0]
+    if asks_several and _citation_in(answer, anchor.article_id, anchor.sentence_start) is not None:
+        return NOT_A_LIST_ITEM
+    return BEYOND_ALTERNATIVES if any(answer is c for c in close) else OUTSIDE_MARGIN
 
 
 @dataclass(frozen=True)
@@ -324,9 +363,10 @@ class AnswerPolicy:
         )
         scored = [replace(candidates[i].answer, score=float(confidence[i])) for i in order]
         if not scored or scored[0].score < self.answer_threshold:
-            return Shown([], [replace(a, role="alternative") for a in scored[:MAX_WITHHELD]])
+            return Shown([], [_withheld(a, BELOW_THRESHOLD) for a in scored])
         primary, rest = scored[0], scored[1:]
-        items = list_items(primary, rest) if asks_for_several(question) else []
+        several = asks_for_several(question)
+        items = list_items(primary, rest) if several else []
         item_answers = [
             replace(a, role="list_item", score=primary.score, citations=(c,), article_count=1) for a, c in items
         ]
@@ -336,10 +376,18 @@ class AnswerPolicy:
             a
             for a in others
             if self.alternative_margin is not None and a.score >= primary.score - self.alternative_margin
-        ][: self.max_alternatives]
-        alternatives = [replace(a, role="alternative") for a in close]
-        withheld = [replace(a, role="alternative") for a in others if all(a is not c for c in close)]
-        return Shown([primary, *item_answers, *alternatives], withheld[:MAX_WITHHELD])
+        ]
+        differing = disagreeing(primary, others)
+        shown = [*differing, *(a for a in close if all(a is not d for d in differing))][
+            : max(self.max_alternatives, len(differing))
+        ]
+        alternatives = [replace(a, role="alternative") for a in shown]
+        withheld = [
+            _withheld(a, _why_withheld(a, primary, close, several))
+            for a in others
+            if all(a is not c for c in shown)
+        ]
+        return Shown([primary, *item_answers, *alternatives], withheld, articles_differ=bool(differing))
 
 
 # ---------------------------------------------------------------- loading

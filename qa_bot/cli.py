@@ -100,21 +100,9 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def format_response(response) -> str:
-    lines = [f"Q: {response.question}"]
-    lines += [f"note: {notice}" for notice in response.notices]
-    if not response.answers:
-        lines.append("Not in these articles: no passage answers this question confidently.")
-        lines += [f'  closest: {r.article.title} — "{r.passage.text[:120]}..."' for r in response.retrieved[:3]]
-    headings = {"answer": "Answer", "list_item": "  and", "alternative": "Other possible answer"}
-    for answer in response.answers:
-        agreeing = f", found in {answer.article_count} articles" if answer.article_count > 1 else ""
-        lines.append(f"{headings[answer.role]}: {answer.text}  (confidence {answer.score:.2f}{agreeing})")
-        for citation in answer.citations:
-            lines.append(f'   "{citation.sentence}"')
-            where = ", ".join(filter(None, [citation.title, citation.source, citation.url, citation.date]))
-            lines.append(f"   — {where} [chars {citation.answer_start}-{citation.answer_end}]")
-    lines.append(f"({response.latency_ms:.0f} ms)")
-    return "\n".join(lines)
+    from qa_bot.render import response_plain_text
+
+    return f"{response_plain_text(response)}\n({response.latency_ms:.0f} ms)"
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:

@@ -283,3 +283,23 @@ def corpus_drift(corpus_dir: Path, indexed: list[dict], max_bytes: int) -> Drift
         unindexed=[path for path, fields in in_folder.items() if in_index.get(path) != fields],
         gone=[path for path in in_index if path not in in_folder],
     )
+
+
+def restore_from_trash(corpus_dir: Path, trashed: Path) -> str:
+    """Move a file back from the trash to where ``move_to_trash`` took it from; returns its corpus path.
+
+    A file that has since taken that place is never overwritten.
+    """
+    trash = (corpus_dir / TRASH_DIR).resolve()
+    trashed = Path(trashed).resolve()
+    if not trashed.is_relative_to(trash) or not trashed.is_file():
+        raise QABotError("that file is no longer in the corpus trash")
+    relative = PurePosixPath(*trashed.relative_to(trash).parts[1:])  # without the trash folder's time stamp
+    target = corpus_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(trashed, target)
+    except FileExistsError as error:
+        raise QABotError(f"cannot restore {relative}: another file of that name is in the corpus now") from error
+    trashed.unlink()
+    return str(relative)

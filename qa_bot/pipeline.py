@@ -254,6 +254,7 @@ class QABot:
             question=text,  # as used: cleaned and shortened, never a 10 MB echo
             answers=shown.answers,
             withheld=shown.withheld,
+            articles_differ=shown.articles_differ,
             retrieved=retrieved,
             latency_ms=(time.perf_counter() - began) * 1000,
             resolved_question=result.question,

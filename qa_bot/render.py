@@ -13,10 +13,10 @@ import html
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from qa_bot.types import Answer, Citation, Response, Retrieved
+from qa_bot.types import Answer, ArticleInfo, Citation, Response, Retrieved
 
 if TYPE_CHECKING:
     from qa_bot.index import SyncReport
@@ -26,19 +26,25 @@ ARTICLE_WINDOW_CHARS = 40_000  # longer articles are shown as this much text aro
 QUESTION_BUBBLE_CHARS = 1_000  # a longer question is shown cut in the user's own bubble
 APP_TITLE = "Article Q&A"
 
-# Confidence in words, highest band first: the one place these thresholds live.
-CONFIDENCE_WORDS = ((0.70, "likely"), (0.45, "possible"), (0.0, "unsure"))
+# Confidence in words by whole percent, highest band first: the one place these thresholds live.
+CONFIDENCE_WORDS = ((70, "likely"), (45, "possible"), (0, "unsure"))
 
-ArticleText = Callable[[str], str | None]  # article_id -> full text, None if no longer indexed
+
+
+
+def confidence_percent(score: float) -> int:
+    """The one rounding of a confidence, shared by its word and its number (0.695 is 70%, so "likely")."""
+    return int(score * 100 + 0.5)
 
 
 def confidence_word(score: float) -> str:
-    return next(word for floor, word in CONFIDENCE_WORDS if score >= floor)
+    percent = confidence_percent(score)
+    return next(word for floor, word in CONFIDENCE_WORDS if percent >= floor)
 
 
 def confidence_label(score: float) -> str:
     """'likely 87%', 'unsure 41%': the band's word, then the calibrated probability."""
-    return f"{confidence_word(score)} {score:.0%}"
+    return f"{confidence_word(score)} {confidence_percent(score)}%"
 
 
 def _text(value: str) -> str:
@@ -123,40 +129,30 @@ def _score(value: float | None, digits: int) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _scores_table(retrieved: Retrieved, reader_score: float | None) -> str:
-    cells = [
-        ("Rank", str(retrieved.rank + 1)),
-        ("Dense (cosine)", _score(retrieved.dense_score, 3)),
-        ("BM25", _score(retrieved.bm25_score, 2)),
-        ("Fused (RRF)", _score(retrieved.score, 4)),
-        ("Reader", _score(reader_score, 3)),
-    ]
-    head = "".join(f"<th>{name}</th>" for name, _ in cells)
-    body = "".join(f"<td>{value}</td>" for _, value in cells)
-    return f'<table class="qa-scores"><tr>{head}</tr><tr>{body}</tr></table>'
+def _ranked(rank: int | None, score: float | None, digits: int) -> str:
+    return "—" if rank is None else f"#{rank + 1} · {_score(score, digits)}"
 
 
-def _support_panel(
-    retrieved: Retrieved,
-    article_text: str | None,
-    reader_score: float | None,
-    sentence: tuple[int, int] | None = None,
-    answers: Sequence[tuple[int, int]] = (),
-    summary: str = "Source passage and scores",
-) -> str:
-    passage = retrieved.passage
-    whole_article = ""
-    if article_text is not None:  # None: the article left the index since this answer was read
-        marked = render_article(article_text, sentence or (passage.start, passage.end), answers)
-        whole_article = (
-            '<details class="qa-article"><summary>Read the whole article at this point</summary>'
-            f'<div class="qa-article-text">{marked}</div></details>'
-        )
-    return (
-        f'<details class="qa-support"><summary>{summary}</summary>'
-        f'<div class="qa-passage">{highlight(passage.text, passage.start, sentence, answers)}</div>'
-        f"{_scores_table(retrieved, reader_score)}{whole_article}</details>"
-    )
+def open_target(article_id: str, start: int, end: int, answers: Sequence[tuple[int, int]] = ()) -> str:
+    """What a link into the reading pane carries: the article and the range to mark and scroll to."""
+    spans = ",".join(f"{a}-{b}" for a, b in answers)
+    return f"{article_id}|{start}|{end}|{spans}"
+
+
+def parse_open_target(target: str) -> tuple[str, tuple[int, int], tuple[tuple[int, int], ...]] | None:
+    """The inverse of ``open_target``; None for anything malformed."""
+    parts = (target or "").split("|")
+    if len(parts) != 4 or not parts[0]:
+        return None
+    try:
+        spans = tuple(tuple(map(int, span.split("-", 1))) for span in parts[3].split(",") if span)
+        return parts[0], (int(parts[1]), int(parts[2])), spans  # type: ignore[return-value]
+    except ValueError:
+        return None
+
+
+def _open_button(target: str, label: str, hint: str, kind: str = "qa-open") -> str:
+    return f'<button type="button" class="{kind}" value="{_attribute(target)}" title="{_attribute(hint)}">{label}</button>'
 
 
 # ---------------------------------------------------------------- answer cards
@@ -191,11 +187,20 @@ def answer_cards(response: Response) -> list[AnswerCard]:
 
 @dataclass(frozen=True)
 class _Quote:
-    """One cited sentence with every answer of a card found in it."""
+    """One cited sentence with every answer of a card found in it, and its number in the reply."""
 
     citation: Citation
-    answer: Answer  # the first answer citing it (its passage and score feed the support view)
     spans: tuple[tuple[int, int], ...]
+    number: int = 0
+
+    @property
+    def key(self) -> tuple[str, int, int]:
+        return self.citation.article_id, self.citation.sentence_start, self.citation.sentence_end
+
+    @property
+    def target(self) -> str:
+        citation = self.citation
+        return open_target(citation.article_id, citation.sentence_start, citation.sentence_end, self.spans)
 
 
 def _quotes(card: AnswerCard) -> list[_Quote]:
@@ -203,38 +208,62 @@ def _quotes(card: AnswerCard) -> list[_Quote]:
     quotes: dict[tuple[str, int, int], _Quote] = {}
     for answer in card.answers:
         for citation in answer.citations:
-            key = (citation.article_id, citation.sentence_start, citation.sentence_end)
-            span = (citation.answer_start, citation.answer_end)
-            found = quotes.get(key)
-            quotes[key] = (
-                _Quote(found.citation, found.answer, (*found.spans, span))
-                if found
-                else _Quote(citation, answer, (span,))
-            )
+            quote = _Quote(citation, ((citation.answer_start, citation.answer_end),))
+            found = quotes.get(quote.key)
+            quotes[quote.key] = replace(found, spans=(*found.spans, *quote.spans)) if found else quote
     return list(quotes.values())
 
 
-def _quote_block(quote: _Quote, response: Response, article_text: ArticleText) -> str:
-    citation = quote.citation
-    sentence = (citation.sentence_start, citation.sentence_end)
-    retrieved = next(
-        (r for r in response.retrieved if r.passage.passage_id == citation.passage_id), quote.answer.retrieved
-    )
-    block = (
-        f'<blockquote class="qa-quote">{highlight(citation.sentence, citation.sentence_start, None, quote.spans)}'
-        f"</blockquote>{meta_line(citation.title, citation.source, citation.date, citation.url)}"
-    )
-    if retrieved is not None:
-        text = article_text(citation.article_id)
-        block += _support_panel(retrieved, text, quote.answer.score, sentence, quote.spans)
-    return f'<div class="qa-citation">{block}</div>'
+def numbered_quotes(cards: Sequence[AnswerCard]) -> list[list[_Quote]]:
+    """Each card's quotes numbered [1], [2], ... through the reply; a sentence cited twice keeps its number."""
+    numbers: dict[tuple[str, int, int], int] = {}
+    numbered = []
+    for card in cards:
+        quotes = _quotes(card)
+        for quote in quotes:
+            numbers.setdefault(quote.key, len(numbers) + 1)
+        numbered.append([replace(quote, number=numbers[quote.key]) for quote in quotes])
+    return numbered
 
 
-def _card_title(card: AnswerCard) -> str:
+def _marker(quote: _Quote) -> str:
+    return _open_button(
+        quote.target, f"[{quote.number}]", "Open the article at this sentence", kind="qa-open qa-cite-mark"
+    )
+
+
+def _answer_markers(answer: Answer, quotes: Sequence[_Quote]) -> str:
+    keys = {(c.article_id, c.sentence_start, c.sentence_end) for c in answer.citations}
+    return "".join(_marker(quote) for quote in quotes if quote.key in keys)
+
+
+def _card_title(card: AnswerCard, quotes: Sequence[_Quote]) -> str:
     if len(card.answers) == 1:
-        return f'<div class="qa-answer-text">{_title(card.headline.text)}</div>'
-    items = "".join(f'<li><span class="qa-answer-text">{_title(a.text)}</span></li>' for a in card.answers)
+        headline = card.headline
+        return (
+            f'<div class="qa-answer-line"><span class="qa-answer-text">{_title(headline.text)}</span>'
+            f"{_answer_markers(headline, quotes)}</div>"
+        )
+    items = "".join(
+        f'<li><span class="qa-answer-text">{_title(a.text)}</span>{_answer_markers(a, quotes)}</li>'
+        for a in card.answers
+    )
     return f'<ul class="qa-items">{items}</ul>'
+
+
+def _quote_block(quote: _Quote) -> str:
+    citation = quote.citation
+    sentence = highlight(citation.sentence, citation.sentence_start, None, quote.spans)
+    return f'<blockquote class="qa-quote">{_marker(quote)} {sentence}</blockquote>'
+
+
+def _source_list(quotes: Sequence[_Quote]) -> str:
+    """Compact sources: [n] title · source · date · original link, one line each."""
+    items = "".join(
+        f'<li>{_marker(q)} {meta_line(q.citation.title, q.citation.source, q.citation.date, q.citation.url)}</li>'
+        for q in quotes
+    )
+    return f'<ol class="qa-sources">{items}</ol>'
 
 
 def _agreement(card: AnswerCard) -> str:
@@ -243,53 +272,93 @@ def _agreement(card: AnswerCard) -> str:
 
 
 # Thumb icons drawn inline, so they show without an emoji font (Lucide's "thumbs-up", ISC licence).
+# Gradio's sanitiser drops the viewBox; the page script puts it back (ICON_VIEWBOX).
+ICON_VIEWBOX = "0 0 24 24"
 _THUMB_UP = (
-    '<svg class="qa-icon" viewBox="0 0 24 24" width="16" height="16"><path d="M7 10v12"/><path d="M15 5.88 14 10h5.83'
+    f'<svg class="qa-icon" viewBox="{ICON_VIEWBOX}" width="16" height="16"><path d="M7 10v12"/><path d="M15 5.88 14 10h5.83'
     "a2 2 0 0 1 1.92 2.56l-2.33 8A2 2 0 0 1 17.5 22H4a2 2 0 0 1-2-2v-8a2 2 0 0 1 2-2h2.76a2 2 0 0 0 1.79-1.11L12 2"
     'a3.13 3.13 0 0 1 3 3.88Z"/></svg>'
 )
 _THUMB_DOWN = _THUMB_UP.replace('class="qa-icon"', 'class="qa-icon qa-flip"')
 
+FEEDBACK_REASONS = ("wrong answer", "right answer is elsewhere", "should have answered", "wrong passage")
 
-def _card_actions(card: AnswerCard, question: str, reply_id: str) -> str:
-    target = f"{reply_id}:{card.index}"
+
+def _feedback_form(target: str) -> str:
+    """Shown after a vote: a reason to pick and an optional comment, sent together."""
+    options = "".join(f'<option value="{_attribute(r)}">{_text(r)}</option>' for r in FEEDBACK_REASONS)
     return (
-        '<div class="qa-actions">'
-        f'<button type="button" class="qa-copy" value="{_attribute(card_plain_text(question, card))}"'
-        ' title="Copy this answer and its sources as plain text">Copy</button>'
-        '<span class="qa-rate">Helpful?'
-        f'<button type="button" class="qa-vote" value="{_attribute(target)}:up" title="Good answer">{_THUMB_UP}</button>'
-        f'<button type="button" class="qa-vote" value="{_attribute(target)}:down" title="Wrong answer">{_THUMB_DOWN}</button>'
-        "</span>"
-        '<span class="qa-thanks" hidden>Thanks for your feedback!</span>'
+        '<div class="qa-feedback" hidden>'
+        '<span class="qa-thanks">Thanks, your vote is saved.</span>'
+        f'<select class="qa-reason" title="What was wrong?"><option value="">Reason (optional)</option>{options}</select>'
+        '<input type="text" class="qa-comment" placeholder="Comment (optional)" title="Your comment">'
+        f'<button type="button" class="qa-send" value="{_attribute(target)}">Send</button>'
+        '<span class="qa-sent"></span>'
         "</div>"
     )
 
 
-def render_card(card: AnswerCard, response: Response, article_text: ArticleText, reply_id: str, question: str) -> str:
-    kind = "qa-primary" if card.is_primary else "qa-alternative"
-    quotes = "".join(_quote_block(quote, response, article_text) for quote in _quotes(card))
+def _actions(target: str, copy_text: str, up_hint: str, down_hint: str) -> str:
     return (
-        f'<section class="qa-card {kind}"><div class="qa-card-head">{_card_title(card)}'
-        f'<span class="qa-confidence qa-{confidence_word(card.headline.score)}"'
-        ' title="calibrated probability that this answer is right">'
-        f"{confidence_label(card.headline.score)}</span></div>"
-        f"{_agreement(card)}{quotes}{_card_actions(card, question, reply_id)}</section>"
+        '<div class="qa-actions">'
+        f'<button type="button" class="qa-copy" value="{_attribute(copy_text)}"'
+        ' title="Copy as plain text with its sources">Copy</button>'
+        '<span class="qa-rate">Helpful?'
+        f'<button type="button" class="qa-vote" value="{_attribute(target)}:up" title="{up_hint}">{_THUMB_UP}</button>'
+        f'<button type="button" class="qa-vote" value="{_attribute(target)}:down" title="{down_hint}">{_THUMB_DOWN}</button>'
+        "</span>"
+        f"{_feedback_form(target)}"
+        "</div>"
     )
 
 
-def card_plain_text(question: str, card: AnswerCard) -> str:
-    """What the card's Copy button copies: the question, the answer(s) with source numbers, then the sources."""
+def _confidence(score: float) -> str:
+    return (
+        f'<span class="qa-confidence qa-{confidence_word(score)}" title="calibrated probability that this answer is right">'
+        f"{confidence_label(score)}</span>"
+    )
+
+
+def render_card(card: AnswerCard, quotes: Sequence[_Quote], reply_id: str, question: str) -> str:
+    kind = "qa-primary" if card.is_primary else "qa-alternative"
+    actions = _actions(
+        f"{reply_id}:{card.index}", card_plain_text(question, card), "Good answer", "Wrong answer"
+    )
+    return (
+        f'<section class="qa-card {kind}"><div class="qa-card-head">{_card_title(card, quotes)}'
+        f"{_confidence(card.headline.score)}</div>{_agreement(card)}"
+        f"{''.join(_quote_block(q) for q in quotes)}{_source_list(quotes)}{actions}</section>"
+    )
+
+
+def _answer_line(answers: Sequence[Answer], refs: Callable[[Citation], int]) -> str:
+    parts = []
+    for answer in answers:
+        numbers = dict.fromkeys(refs(c) for c in answer.citations)
+        parts.append(f"{answer.text} {''.join(f'[{n}]' for n in numbers)}".strip())
+    return "; ".join(parts)
+
+
+def plain_text(
+    question: str, cards: Sequence[AnswerCard], notices: Sequence[str] = (), closest: Sequence[Retrieved] = ()
+) -> str:
+    """The reply as plain text (Copy and the CLI): the question, each answer with its source numbers, the sources;
+    for no answer, the ``closest`` passages."""
     sources: dict[tuple[str, int], Citation] = {}  # insertion order gives the source numbers
-    answers = []
-    for answer in card.answers:
-        refs = []
-        for citation in answer.citations:
-            key = (citation.article_id, citation.sentence_start)
-            sources.setdefault(key, citation)
-            refs.append(f"[{list(sources).index(key) + 1}]")
-        answers.append(f"{answer.text} {''.join(refs)}".strip())
-    lines = [f"Q: {question}", f"A: {'; '.join(answers)} ({confidence_label(card.headline.score)})"]
+
+    def ref(citation: Citation) -> int:
+        key = (citation.article_id, citation.sentence_start)
+        sources.setdefault(key, citation)
+        return list(sources).index(key) + 1
+
+    lines = [f"Question: {question}", *(f"note: {notice}" for notice in notices)]
+    if not cards:
+        lines.append(f"Answer: {NO_ANSWER}")
+        lines += [f"closest: {r.article.title} — “{_snippet(r.passage.text, 120)}”" for r in closest]
+    for card in cards:
+        label = "Answer" if card.is_primary else "Other possible answer"
+        agreeing = f", found in {card.headline.article_count} articles" if card.headline.article_count > 1 else ""
+        lines.append(f"{label}: {_answer_line(card.answers, ref)} ({confidence_label(card.headline.score)}{agreeing})")
     for number, citation in enumerate(sources.values(), start=1):
         where = ", ".join(
             part for part in (citation.title, citation.source, citation.date, _web_url(citation.url)) if part
@@ -298,25 +367,123 @@ def card_plain_text(question: str, card: AnswerCard) -> str:
     return "\n".join(lines)
 
 
+def card_plain_text(question: str, card: AnswerCard) -> str:
+    """What a card's Copy button copies."""
+    return plain_text(question, [replace(card, index=0)])
+
+
+def response_plain_text(response: Response) -> str:
+    """The whole reply as plain text: what the CLI prints and a no-answer's Copy copies."""
+    closest = response.retrieved[:CLOSEST_PASSAGES]
+    return plain_text(response.question, answer_cards(response), response.notices, closest)
+
+
+# ---------------------------------------------------------------- what the bot read
+
+
+def _passage_rows(response: Response) -> str:
+    rows = []
+    for r in response.retrieved:
+        passage, article = r.passage, r.article
+        where = _open_button(
+            open_target(passage.article_id, passage.start, passage.end),
+            _title(article.title),
+            "Open the article at this passage",
+        )
+        date = f" · {_text(article.date)}" if article.date else ""
+        rows.append(
+            f"<tr><td>{r.rank + 1}</td><td>{where}{date}"
+            f'<div class="qa-snippet">{_text(" ".join(passage.text.split()))}</div></td>'
+            f"<td>{_ranked(r.dense_rank, r.dense_score, 3)}</td><td>{_ranked(r.bm25_rank, r.bm25_score, 2)}</td>"
+            f"<td>{_ranked(r.rank, r.score, 4)}</td></tr>"
+        )
+    return "".join(rows)
+
+
+_SHOWN_AS = {"answer": "shown: the answer", "list_item": "shown: a list item", "alternative": "shown: other answer"}
+
+
+def _candidate_rows(response: Response) -> str:
+    rows = []
+    for answer in [*response.answers, *response.withheld]:
+        status = f"withheld: {answer.withheld_because}" if answer.withheld_because else _SHOWN_AS[answer.role]
+        read_from = "—"
+        if answer.citations:
+            c = answer.citations[0]
+            read_from = _open_button(
+                open_target(c.article_id, c.sentence_start, c.sentence_end, [(c.answer_start, c.answer_end)]),
+                _title(c.title),
+                "Open the article at this sentence",
+            )
+        kind = "qa-withheld" if answer.withheld_because else "qa-shown"
+        rows.append(
+            f'<tr class="{kind}"><td class="qa-candidate">{_text(answer.text)}</td>'
+            f"<td>{confidence_label(answer.score)}</td><td>{_text(status)}</td><td>{read_from}</td></tr>"
+        )
+    return "".join(rows)
+
+
+def render_support(response: Response) -> str:
+    """Everything the reader read for this reply: the passages with their retrieval ranks and scores, and every
+    candidate answer, shown or withheld, with its confidence and why it was withheld."""
+    candidates = len(response.answers) + len(response.withheld)
+    passages = len(response.retrieved)
+    return (
+        f'<details class="qa-support"><summary>What I read: {passages} passage{"s" if passages != 1 else ""}, '
+        f'{candidates} candidate answer{"s" if candidates != 1 else ""}</summary>'
+        '<div class="qa-support-body"><div class="qa-table-title">Passages, best first</div>'
+        '<table class="qa-scores qa-passages"><thead><tr><th>#</th><th>Passage</th><th>Dense (cosine)</th>'
+        f"<th>BM25</th><th>Fused (RRF)</th></tr></thead><tbody>{_passage_rows(response)}</tbody></table>"
+        '<div class="qa-table-title">Candidate answers, best first</div>'
+        '<table class="qa-scores qa-candidates"><thead><tr><th>Answer</th><th>Confidence</th><th>Shown?</th>'
+        f"<th>Read from</th></tr></thead><tbody>{_candidate_rows(response)}</tbody></table></div></details>"
+    )
+
+
 # ---------------------------------------------------------------- replies
 
+NO_ANSWER = "I couldn't find this in the articles."
 
-def _no_answer(response: Response, article_text: ArticleText) -> str:
-    parts = ['<div class="qa-nothing">I couldn\'t find this in the articles.</div>']
+
+def _snippet(text: str, chars: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= chars else text[:chars].rsplit(" ", 1)[0] + " …"
+
+
+def _no_answer(response: Response, reply_id: str) -> str:
+    parts = [f'<div class="qa-nothing">{_text(NO_ANSWER)}</div>']
     closest = response.retrieved[:CLOSEST_PASSAGES]
     if closest:
         parts.append('<div class="qa-note">The closest passages I looked at:</div>')
     for retrieved in closest:
         passage, article = retrieved.passage, retrieved.article
-        snippet = passage.text if len(passage.text) <= 220 else passage.text[:220].rsplit(" ", 1)[0] + " …"
+        snippet = _snippet(passage.text, 220)
+        read = _open_button(
+            open_target(passage.article_id, passage.start, passage.end), "Read", "Open the article at this passage"
+        )
         parts.append(
             '<section class="qa-card qa-closest">'
             f'<div class="qa-passage">{_text(snippet)}</div>'
-            f"{meta_line(article.title, article.source, article.date, article.url)}"
-            f"{_support_panel(retrieved, article_text(passage.article_id), None, summary='Full passage and scores')}"
-            "</section>"
+            f"{meta_line(article.title, article.source, article.date, article.url)}{read}</section>"
         )
+    parts.append(
+        _actions(f"{reply_id}:0", response_plain_text(response), "Right, it is not there", "It should have answered")
+    )
     return "".join(parts)
+
+
+def _differ(response: Response, cards: Sequence[AnswerCard]) -> str:
+    """'Articles differ:' each answer with its article and date, newest first."""
+    if not response.articles_differ:
+        return ""
+    heads = [card.headline for card in cards if card.headline.citations]
+    heads.sort(key=lambda a: a.citations[0].date or "", reverse=True)
+    items = "".join(
+        f'<li><strong>{_title(a.text)}</strong> — {_title(a.citations[0].title)}'
+        f"{' · ' + _text(a.citations[0].date) if a.citations[0].date else ''} ({confidence_label(a.score)})</li>"
+        for a in heads
+    )
+    return f'<div class="qa-differ"><div class="qa-differ-head">Articles differ:</div><ul>{items}</ul></div>'
 
 
 def _read_as(response: Response) -> str:
@@ -327,26 +494,58 @@ def _read_as(response: Response) -> str:
     return f'<div class="qa-note qa-read-as">Read as: “{_text(used)}”</div>'
 
 
-def render_response(response: Response, article_text: ArticleText, reply_id: str) -> str:
-    """The assistant's chat message for one Response; ``article_text`` gives an article's full text or None.
+LABEL_CHARS = 300  # a message's accessible label: what a screen reader announces for it
+
+
+def reply_label(response: Response) -> str:
+    """A short plain-text summary of the reply for its accessible label."""
+    cards = answer_cards(response)
+    if not cards:
+        return f"Answer: {NO_ANSWER}"[:LABEL_CHARS]
+    head = cards[0].headline
+    answers = "; ".join(a.text for a in cards[0].answers)
+    where = f" From {head.citations[0].title}." if head.citations else ""
+    others = f" {len(cards) - 1} other possible answer(s)." if len(cards) > 1 else ""
+    label = f"Answer: {answers} ({confidence_label(head.score)}).{where}{others}"
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+
+
+def render_response(response: Response, reply_id: str) -> str:
+    """The assistant's chat message for one Response.
 
     The first card is the answer (with its list items); alternatives are collapsed under
-    "Other possible answers". ``reply_id`` names this reply's cards for the vote buttons.
+    "Other possible answers", unless articles differ, when they are open. Citation markers
+    and the support view's rows open the article in the reading pane. ``reply_id`` names
+    this reply's cards for the vote buttons.
     """
-    parts = [_read_as(response)]
+    parts = [f'<span class="qa-label" hidden title="{_attribute(reply_label(response))}"></span>', _read_as(response)]
     parts.extend(f'<div class="qa-note">{_text(notice)}</div>' for notice in response.notices)
     cards = answer_cards(response)
     if not cards:
-        parts.append(_no_answer(response, article_text))
+        parts.append(_no_answer(response, reply_id))
     else:
-        primary, *alternatives = (render_card(c, response, article_text, reply_id, response.question) for c in cards)
+        parts.append(_differ(response, cards))
+        primary, *alternatives = (
+            render_card(card, quotes, reply_id, response.question)
+            for card, quotes in zip(cards, numbered_quotes(cards), strict=True)
+        )
         parts.append(primary)
         if alternatives:
+            opened = " open" if response.articles_differ else ""
             parts.append(
-                f'<details class="qa-others"><summary>Other possible answers ({len(alternatives)})</summary>'
+                f'<details class="qa-others"{opened}><summary>Other possible answers ({len(alternatives)})</summary>'
                 f'<div class="qa-others-list">{"".join(alternatives)}</div></details>'
             )
+    parts.append(render_support(response))
     return '<div class="qa-reply">' + "".join(parts) + "</div>"
+
+
+def render_reading_pane(info: ArticleInfo, text: str, sentence: tuple[int, int], answers: Sequence[tuple[int, int]]) -> str:
+    """The whole article for the reading pane, with the cited sentence (or passage) and the answers marked."""
+    return (
+        f'<div class="qa-reading">{meta_line(info.title, info.source, info.date, info.url)}'
+        f'<div class="qa-pane-text">{render_article(text, sentence, answers)}</div></div>'
+    )
 
 
 def render_question(question: str) -> str:
@@ -358,12 +557,9 @@ def render_error(message: str) -> str:
     return f'<div class="qa-reply"><div class="qa-error">{_text(message)}</div></div>'
 
 
-def render_vote_thanks(answer: str, vote: str) -> str:
-    verdict = "helpful" if vote == "up" else "wrong"
-    return (
-        f'<div class="qa-thanks-line">Thanks! Your rating of “{_text(answer)}” as {verdict} is saved. '
-        "What was right or wrong? (optional)</div>"
-    )
+def render_saved(target: str, message: str) -> str:
+    """Feedback confirmation; ``target`` names the card it belongs to, so the page script can show it there."""
+    return f'<div class="qa-saved" title="{_attribute(target)}">{_text(message)}</div>'
 
 
 # ---------------------------------------------------------------- articles tab
@@ -380,6 +576,7 @@ class ArticleRow:
     passages: int
     date: str | None  # the article's own date, when its file gave one
     file_date: str | None = None  # the file's last change (YYYY-MM-DD), shown when the article has no date
+    changed: float = 0.0  # the file's last change (POSIX time): orders articles of one day, newest first
 
     @property
     def shown_date(self) -> str:
@@ -387,9 +584,10 @@ class ArticleRow:
 
 
 def sort_articles(rows: Sequence[ArticleRow]) -> list[ArticleRow]:
-    """Newest first (the article's date, else its file's), undated last; then by title."""
+    """Newest first (the article's date, else its file's; files of one day by their time), undated last;
+    then by title."""
     by_title = sorted(rows, key=lambda row: (row.title.casefold(), row.path))
-    return sorted(by_title, key=lambda row: (row.shown_date != "", row.shown_date), reverse=True)
+    return sorted(by_title, key=lambda row: (row.shown_date != "", row.shown_date, row.changed), reverse=True)
 
 
 def filter_articles(rows: Sequence[ArticleRow], query: str) -> list[ArticleRow]:
@@ -410,6 +608,9 @@ def _date_cell(row: ArticleRow) -> str:
     return "—"
 
 
+_ARTICLE_COLUMNS = (("Title", ""), ("Source", ""), ("Date", ""), ("Passages", ' class="qa-num"'))
+
+
 def render_article_table(rows: Sequence[ArticleRow], query: str = "") -> str:
     if not rows:
         return '<div class="qa-note">No articles indexed yet; add some above.</div>'
@@ -422,10 +623,13 @@ def render_article_table(rows: Sequence[ArticleRow], query: str = "") -> str:
         for row in shown
     )
     count = f"{len(shown)} of {len(rows)} articles" if len(shown) < len(rows) else f"{len(rows)} articles"
+    heads = "".join(
+        f'<th{extra}><button type="button" class="qa-sort" value="{column}" title="Sort by {name.lower()}">{name}</button></th>'
+        for column, (name, extra) in enumerate(_ARTICLE_COLUMNS)
+    )
     return (
-        f'<div class="qa-note">{count}, newest first</div>'
-        '<table class="qa-articles"><thead><tr><th>Title</th><th>Source</th><th>Date</th>'
-        f'<th class="qa-num">Passages</th></tr></thead><tbody>{body}</tbody></table>'
+        f'<div class="qa-note">{count}, newest first (click a column to sort)</div>'
+        f'<table class="qa-articles"><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>'
     )
 
 
@@ -436,12 +640,12 @@ def render_article_view(row: ArticleRow, text: str) -> str:
     )
 
 
-def render_remove_prompt(row: ArticleRow, file_name: str, articles_in_file: int, trash: str) -> str:
+def render_remove_prompt(row: ArticleRow, file_name: str, articles_in_file: int) -> str:
     others = f" It holds {articles_in_file} articles; all of them are removed." if articles_in_file > 1 else ""
     return (
         f'<div class="qa-status qa-confirm">Remove “{_text(row.title)}” from the corpus? '
-        f"Its file <code>{_text(file_name)}</code> moves to <code>{_text(trash)}</code>, "
-        f"where you can restore it by moving it back.{_text(others)}</div>"
+        f"Its file <code>{_text(file_name)}</code> moves to the corpus trash; Undo brings it back."
+        f"{_text(others)}</div>"
     )
 
 
@@ -482,190 +686,25 @@ def render_header(articles: int, passages: int) -> str:
     )
 
 
-# ---------------------------------------------------------------- page style and script
 
-# Words wrap only between words (no hyphenation, no mid-word breaks); a token longer than the whole line
-# (a URL, a hash) may still break so it cannot push the layout sideways.
-CSS = """
-#qa-header { padding: 4px 2px 10px; border-bottom: 1px solid var(--border-color-primary); margin-bottom: 6px; }
-#qa-header h1 { font-size: 1.45rem; margin: 0; font-weight: 650; letter-spacing: -0.01em; }
-#qa-header p { margin: 2px 0 0; color: var(--body-text-color-subdued); font-size: 0.92rem; }
-#qa-chat .message, .qa-reply, .qa-reply *, .qa-question, table.qa-articles td {
-  word-break: normal !important; overflow-wrap: break-word !important; hyphens: none !important; }
-.qa-reply { display: flex; flex-direction: column; gap: 10px; line-height: 1.5; }
-.qa-note { font-size: 0.85rem; color: var(--body-text-color-subdued); }
-.qa-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 12px 14px;
-           background: var(--background-fill-primary); }
-.qa-primary { border-left: 4px solid var(--color-accent); }
-.qa-card-head { display: flex; justify-content: space-between; align-items: flex-start; gap: 10px; }
-.qa-card-head > :first-child { flex: 1 1 auto; min-width: 0; }
-.qa-answer-text { font-size: 1.12rem; font-weight: 650; }
-.qa-alternative .qa-answer-text { font-size: 1rem; font-weight: 600; }
-ul.qa-items { margin: 0; padding-left: 1.2em; }
-ul.qa-items li { margin: 0 0 2px; }
-.qa-confidence { flex: none; font-size: 0.8rem; white-space: nowrap; padding: 1px 8px; border-radius: 999px;
-                 background: var(--background-fill-secondary); color: var(--body-text-color-subdued); }
-.qa-likely { background: #dcfce7; color: #166534; }
-.qa-possible { background: #fef3c7; color: #92400e; }
-.qa-agree { display: inline-block; margin-top: 4px; font-size: 0.82rem; font-weight: 600; color: var(--color-accent); }
-.qa-quote { margin: 8px 0 6px; padding: 6px 12px; border-left: 3px solid var(--border-color-accent);
-            background: var(--background-fill-secondary); border-radius: 0 6px 6px 0; }
-.qa-meta { font-size: 0.84rem; color: var(--body-text-color-subdued); }
-.qa-meta a { color: var(--link-text-color); }
-mark.qa-answer { background: #fde68a; color: inherit; padding: 0 2px; border-radius: 3px; font-weight: 600; }
-.qa-cited { background: rgba(99, 102, 241, 0.12); border-radius: 3px; }
-details.qa-support, details.qa-article { margin-top: 6px; }
-details > summary { cursor: pointer; font-size: 0.86rem; color: var(--link-text-color); user-select: none; }
-details.qa-others > summary { font-size: 0.92rem; font-weight: 600; padding: 4px 0; }
-.qa-others-list { display: flex; flex-direction: column; gap: 8px; margin-top: 6px; }
-.qa-passage, .qa-article-text { white-space: pre-wrap; font-size: 0.9rem; padding: 10px 12px; margin-top: 6px;
-           border-radius: 8px; background: var(--background-fill-secondary); }
-.qa-article-text { max-height: 340px; overflow-y: auto; }
-.qa-article-text.qa-article-full { max-height: 560px; }
-table.qa-scores { margin-top: 8px; font-size: 0.82rem; border-collapse: collapse; }
-table.qa-scores th, table.qa-scores td { padding: 2px 12px 2px 0; text-align: left; border: none; }
-table.qa-scores th { color: var(--body-text-color-subdued); font-weight: 500; }
-.qa-actions { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 12px; margin-top: 10px;
-              padding-top: 8px; border-top: 1px solid var(--border-color-primary); font-size: 0.85rem;
-              color: var(--body-text-color-subdued); }
-.qa-actions button { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 2px 10px;
-                     background: var(--background-fill-primary); cursor: pointer; font-size: 0.85rem; }
-.qa-actions button:hover { border-color: var(--color-accent); }
-.qa-actions button.qa-pressed { background: var(--color-accent-soft); border-color: var(--color-accent); }
-.qa-rate { display: inline-flex; align-items: center; gap: 6px; }
-.qa-icon { display: block; fill: none; stroke: currentColor; stroke-width: 2; stroke-linecap: round; stroke-linejoin: round; }
-.qa-flip { transform: scaleY(-1); }
-.qa-thanks { color: var(--color-accent); font-weight: 600; }
-.qa-nothing { font-weight: 600; }
-.qa-error { color: var(--error-text-color); }
-.qa-status { padding: 10px 12px; border-radius: 8px; background: var(--background-fill-secondary); }
-.qa-status ul { margin: 6px 0 0 18px; }
-.qa-question { white-space: pre-wrap; }
-#qa-chat button.example { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: 8px 14px;
-                          background: var(--background-fill-primary); }
-#qa-chat button.example:hover { border-color: var(--color-accent); }
-table.qa-articles { width: 100%; border-collapse: collapse; font-size: 0.92rem; border: none !important; }
-table.qa-articles th { text-align: left; font-weight: 600; color: var(--body-text-color-subdued); padding: 6px 8px; }
-table.qa-articles td { padding: 7px 8px; vertical-align: top; }
-table.qa-articles th, table.qa-articles td { border: none !important;
-                       border-bottom: 1px solid var(--border-color-primary) !important; }
-table.qa-articles .qa-num { text-align: right; }
-.qa-file-date { color: var(--body-text-color-subdued); }
-.qa-nobreak { white-space: nowrap; }
-#qa-comment-row { gap: 6px; }
-#qa-chat .message-row.bot-row .message.bot { border: none; background: transparent; padding: 0; }
-#qa-ask-row { flex-wrap: nowrap; }
-#qa-ask-row button { flex: none; }
-@media (max-width: 640px) {
-  #qa-header { padding: 0 2px 2px; margin-bottom: 0; border-bottom: none; }
-  #qa-header h1 { font-size: 1.1rem; }
-  #qa-header p { display: none; }
-  #qa-chat { height: calc(100svh - 210px) !important; min-height: 220px !important; }
-  #qa-chat .bubble-wrap { padding-left: 0; padding-right: 0; }
-  #qa-chat .message-row.bot-row, #qa-chat .message-row.bot-row .message.bot { max-width: 100% !important; margin-left: 0; }
-  #qa-ask-row { gap: 6px; }
-  #qa-ask-row button { min-width: 0 !important; padding: 0 14px; }
-  #qa-new-chat { display: none; }  /* the chat's own clear button does the same */
-  #qa-question { padding: 6px 8px; }
-  .qa-card { padding: 10px 10px; }
-  .qa-quote { padding: 4px 8px; }
-  table.qa-articles th:nth-child(2), table.qa-articles td:nth-child(2) { display: none; }
-}
-"""
 
-# - The page frame's style (outside the app's content, where Gradio's css option cannot reach).
-# - Opening a "whole article" panel scrolls its text box to the cited sentence.
-# - A new reply opens at its top (Gradio's own autoscroll is off): the chat scrolls so the question and
-#   the start of the answer are in view; a new question scrolls to the bottom, where it appears.
-# - Copy and vote buttons live inside chat messages, whose HTML keeps no event handlers, so one
-#   listener handles them: Copy puts the button's plain text on the clipboard; a vote goes to the
-#   server through a hidden textbox and button.
-HEAD = """
-<style>
-/* Gradio scopes the css option inside the app's content, so the page frame is styled here. */
-.gradio-container { max-width: 1080px !important; width: 100% !important; margin: 0 auto !important; }
-@media (max-width: 640px) { .gradio-container .main.fillable { padding: 4px 6px !important; } }
-</style>
-<script>
-(() => {
-  const scroller = (node) => {
-    for (let el = node.parentElement; el; el = el.parentElement) {
-      const style = getComputedStyle(el);
-      if (/(auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight) return el;
-    }
-    return null;
-  };
-  const seen = { replies: 0, questions: 0 };
-  const followChat = () => {
-    const chat = document.getElementById("qa-chat");
-    if (!chat) return;
-    const replies = chat.querySelectorAll(".qa-reply"), questions = chat.querySelectorAll(".qa-question");
-    if (replies.length > seen.replies && replies.length) {
-      const reply = replies[replies.length - 1], box = scroller(reply);
-      const question = questions[questions.length - 1];
-      if (box) {
-        const top = box.getBoundingClientRect().top;
-        const replyTop = reply.getBoundingClientRect().top;
-        const questionTop = question ? question.getBoundingClientRect().top : replyTop;
-        const anchor = replyTop - questionTop < box.clientHeight / 3 ? questionTop : replyTop;
-        box.scrollTop += anchor - top - 12;
-      }
-    } else if (questions.length > seen.questions) {
-      const box = scroller(questions[questions.length - 1]);
-      if (box) box.scrollTop = box.scrollHeight;
-    }
-    seen.replies = replies.length;
-    seen.questions = questions.length;
-  };
-  new MutationObserver(() => requestAnimationFrame(followChat))
-    .observe(document.documentElement, { childList: true, subtree: true });
+# ---------------------------------------------------------------- export
 
-  const copy = async (text) => {
-    try {
-      await navigator.clipboard.writeText(text);
-    } catch (error) {
-      const area = document.createElement("textarea");
-      area.value = text;
-      document.body.appendChild(area);
-      area.select();
-      document.execCommand("copy");
-      area.remove();
-    }
-  };
-  const sendVote = (value) => {
-    const box = document.querySelector("#qa-vote-target textarea, #qa-vote-target input");
-    const send = document.getElementById("qa-vote-send");
-    if (!box || !send) return;
-    box.value = value;
-    box.dispatchEvent(new Event("input", { bubbles: true }));
-    setTimeout(() => send.click(), 0);
-  };
-  document.addEventListener("click", (event) => {
-    const copyButton = event.target.closest("button.qa-copy");
-    if (copyButton) {
-      copy(copyButton.value).then(() => {
-        copyButton.textContent = "Copied ✓";
-        setTimeout(() => { copyButton.textContent = "Copy"; }, 1500);
-      });
-      return;
-    }
-    const voteButton = event.target.closest("button.qa-vote");
-    if (!voteButton) return;
-    const actions = voteButton.closest(".qa-actions");
-    const undo = voteButton.classList.contains("qa-pressed");
-    actions.querySelectorAll("button.qa-vote").forEach((b) => b.classList.remove("qa-pressed"));
-    if (!undo) voteButton.classList.add("qa-pressed");
-    actions.querySelector(".qa-thanks").hidden = undo;
-    sendVote(undo ? voteButton.value.replace(/:(up|down)$/, ":none") : voteButton.value);
-  });
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|])")
 
-  document.addEventListener("toggle", (event) => {
-    const panel = event.target;
-    if (!(panel instanceof HTMLDetailsElement) || !panel.open || !panel.classList.contains("qa-article")) return;
-    const sentence = panel.querySelector(".qa-cited");
-    const box = panel.querySelector(".qa-article-text");
-    if (sentence && box) box.scrollTop = sentence.offsetTop - box.offsetTop - box.clientHeight / 3;
-  }, true);
-})();
-</script>
-"""
+
+def conversation_markdown(replies: Sequence[str]) -> str:
+    """The conversation as Markdown: each reply's plain text (``plain_text``), its questions as headings,
+    its answers in bold and its numbered sources as a list; user and article text is escaped."""
+    lines = [f"# {APP_TITLE}: conversation", ""]
+    for reply in replies:
+        for line in reply.splitlines():
+            escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", line)
+            if line.startswith("Question: "):
+                lines += [f"## {escaped[len('Question: '):]}", ""]
+            elif re.match(r"\[\d+\] ", line):
+                lines.append(f"- {escaped}")
+            else:
+                lines += [f"**{escaped.split(':', 1)[0]}:**{escaped.split(':', 1)[1]}" if ":" in line else escaped, ""]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

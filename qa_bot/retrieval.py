@@ -80,6 +80,8 @@ class HybridRetriever:
         fused = reciprocal_rank_fusion([list(dense), list(lexical)], self.settings.rrf_k)[:top_k]
         passages = self.index.passages([row for row, _ in fused])
         articles: dict[str, ArticleInfo] = {}
+        dense_ranks = {row: rank for rank, row in enumerate(dense)}
+        bm25_ranks = {row: rank for rank, row in enumerate(lexical)}
         results = []
         for rank, ((row, score), passage) in enumerate(zip(fused, passages, strict=True)):
             if passage.article_id not in articles:
@@ -92,6 +94,8 @@ class HybridRetriever:
                     rank=rank,
                     dense_score=dense.get(row),
                     bm25_score=lexical.get(row),
+                    dense_rank=dense_ranks.get(row),
+                    bm25_rank=bm25_ranks.get(row),
                 )
             )
         return results

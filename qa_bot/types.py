@@ -62,6 +62,8 @@ class Retrieved:
     rank: int  # 0-based rank after fusion
     dense_score: float | None = None  # cosine similarity, None if not in the dense top list
     bm25_score: float | None = None  # None if not in the BM25 top list
+    dense_rank: int | None = None  # 0-based rank in the dense top list, None if not in it
+    bm25_rank: int | None = None  # 0-based rank in the BM25 top list, None if not in it
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ class Citation:
 
 
 ANSWER_ROLES = ("answer", "list_item", "alternative")
+MAX_WITHHELD = 5  # withheld candidates in the JSON contract (the UI's support view shows them all)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class Answer:
     retrieved: Retrieved | None = None  # the passage the span was read from (support view)
     role: str = "answer"  # one of ANSWER_ROLES (see qa_bot/answer_policy.py)
     article_count: int = 1  # distinct articles that give this answer
+    withheld_because: str = ""  # why the answer policy did not show it; empty for answers shown
 
 
 # Citation fields in the stable JSON contract (passage_id and date stay internal).
@@ -121,13 +125,16 @@ CITATION_CONTRACT_FIELDS = (
 
 
 def answer_json(answer: Answer) -> dict:
-    return {
+    record = {
         "text": answer.text,
         "score": round(answer.score, 4),
         "role": answer.role,
         "article_count": answer.article_count,
         "citations": [{k: v for k, v in asdict(c).items() if k in CITATION_CONTRACT_FIELDS} for c in answer.citations],
     }
+    if answer.withheld_because:
+        record["withheld_because"] = answer.withheld_because
+    return record
 
 
 @dataclass
@@ -139,6 +146,7 @@ class Response:
     resolved_question: str = ""  # the question as the reader read it: follow-up resolved, cut to its token budget
     notices: list[str] = field(default_factory=list)
     withheld: list[Answer] = field(default_factory=list)  # candidates not shown, best first
+    articles_differ: bool = False  # the answers shown include ones from other articles that contradict it
 
     def to_json(self) -> dict:
         """The stable CLI/API contract (see README)."""
@@ -146,5 +154,6 @@ class Response:
             "question": self.question,
             "answers": [answer_json(a) for a in self.answers],
             "latency_ms": round(self.latency_ms, 1),
-            "withheld": [answer_json(a) for a in self.withheld],
+            "withheld": [answer_json(a) for a in self.withheld[:MAX_WITHHELD]],
+            "articles_differ": self.articles_differ,
         }

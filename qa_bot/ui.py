@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import tempfile
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,21 +27,24 @@ from qa_bot.followup import Turn
 from qa_bot.ingest import UPLOAD_SUFFIXES
 from qa_bot.render import (
     APP_TITLE,
-    CSS,
-    HEAD,
     ArticleRow,
-    ArticleText,
     answer_cards,
+    conversation_markdown,
+    filter_articles,
+    parse_open_target,
     render_article_table,
     render_article_view,
     render_drift,
+    sort_articles,
     render_error,
     render_header,
     render_index_report,
     render_question,
+    render_reading_pane,
     render_remove_prompt,
     render_response,
-    render_vote_thanks,
+    render_saved,
+    response_plain_text,
 )
 from qa_bot.settings import Settings
 from qa_bot.types import Response, answer_json
@@ -49,20 +53,16 @@ if TYPE_CHECKING:
     from qa_bot.index import OpenIndex
     from qa_bot.pipeline import QABot
 
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+EXAMPLES = 4  # example questions on the chat's first screen
+EXAMPLE_CANDIDATES = 12  # questions tried for them
+EXAMPLE_CONFIDENCE = 0.70  # "likely": an example the bot answers doubtfully would mislead a new user
 ASK_CONCURRENCY = 2  # questions answered at once; each already uses settings.threads torch threads
 SHUTDOWN_GRACE_S = 3.0  # after SIGINT/SIGTERM, requests in flight get this long before the process exits
 FOLLOW_INDEX_S = 2.0  # seconds between checks for a version switched in by `qa-bot index` (server and pages)
 INTERNAL = {"api_visibility": "private"}  # UI events are not part of the public API (only /ask is)
-
-
-def article_text_of(index: OpenIndex) -> ArticleText:
-    def lookup(article_id: str) -> str | None:
-        try:
-            return index.article_text(article_id)
-        except KeyError:
-            return None
-
-    return lookup
+STORAGE_KEY = "qa-bot-conversation"  # the browser's localStorage entry that keeps the chat across reloads
+EXPORT_DIR = Path(tempfile.gettempdir()) / "qa-bot-exports"
 
 
 def article_rows(index: OpenIndex, corpus_dir: Path) -> list[ArticleRow]:
@@ -75,9 +75,17 @@ def article_rows(index: OpenIndex, corpus_dir: Path) -> list[ArticleRow]:
             passages=a["passages"],
             date=a.get("date"),
             file_date=None if a.get("date") else corpus_files.file_date(corpus_dir, a["path"]),
+            changed=_changed(corpus_dir, a["path"]),
         )
         for a in index.list_articles()
     ]
+
+
+def _changed(corpus_dir: Path, article_path: str) -> float:
+    try:
+        return corpus_files.article_file(corpus_dir, article_path).stat().st_mtime
+    except (QABotError, OSError):
+        return 0.0
 
 
 @dataclass
@@ -87,11 +95,20 @@ class ChatTurn:
     reply_id: str  # names the reply's cards in vote buttons
     question: str  # as used
     answer: str | None  # the primary answer's text, None if nothing was found
-    cards: list[list[dict]]  # each card's answers as JSON (with role and citations), for votes
+    cards: list[list[dict]]  # each card's answers as JSON (with role and citations), for votes; [[]] for none
+    text: str = ""  # the reply as plain text, for the export
 
 
 def _card_records(response: Response) -> list[list[dict]]:
-    return [[answer_json(answer) for answer in card.answers] for card in answer_cards(response)]
+    return [[answer_json(answer) for answer in card.answers] for card in answer_cards(response)] or [[]]
+
+
+def _turns(stored: list[dict]) -> list[ChatTurn]:
+    return [ChatTurn(**turn) for turn in stored]
+
+
+def _stored(chat: list[dict], turns: list[ChatTurn]) -> dict:
+    return {"chat": chat, "turns": [asdict(turn) for turn in turns]}
 
 
 class _Handlers:
@@ -102,11 +119,40 @@ class _Handlers:
         self.corpus_dir = Path(corpus_dir)
         self.feedback = feedback
         self.settings = settings
+        self._examples: list[str] = []
+        self._examples_lock = threading.Lock()
 
     # ---- chat
 
     def examples(self) -> list[dict[str, str]]:
-        return [{"text": question} for question in self.bot.example_questions(4)]
+        with self._examples_lock:
+            return [{"text": question} for question in self._examples]
+
+    def choose_examples(self) -> None:
+        """Example questions the bot answers well on this corpus: the configured ones, then questions made from
+        the articles' titles that it answers with at least EXAMPLE_CONFIDENCE (each asked once, in the background
+        at start-up and after the index changes, so the page never waits for them)."""
+        configured = list(self.settings.example_questions)[:EXAMPLES]
+        with self._examples_lock:
+            self._examples = configured
+
+        def ask_candidates() -> None:
+            chosen = list(configured)
+            for question in self.bot.example_questions(EXAMPLE_CANDIDATES):
+                if len(chosen) >= EXAMPLES:
+                    break
+                if question in chosen:
+                    continue
+                try:
+                    response = self.bot.ask(question)
+                except QABotError:
+                    continue
+                if response.answers and response.answers[0].score >= EXAMPLE_CONFIDENCE:
+                    chosen.append(question)
+            with self._examples_lock:
+                self._examples = chosen
+
+        threading.Thread(target=ask_candidates, name="qa-bot-examples", daemon=True).start()
 
     def show_question(self, question: str, chat: list[dict]) -> tuple[list[dict], str, str]:
         question = (question or "").strip()
@@ -117,52 +163,102 @@ class _Handlers:
     def pick_example(self, example: gr.SelectData, chat: list[dict]) -> tuple[list[dict], str, str]:
         return self.show_question(example.value["text"], chat)
 
-    def answer(self, question: str, chat: list[dict], turns: list[ChatTurn]) -> tuple[list[dict], list[ChatTurn]]:
+    def answer(self, question: str, chat: list[dict], turns: list[ChatTurn]) -> tuple:
+        """Outputs: the chat, the turns, what the browser keeps, and the export file."""
         if not question:
-            return chat, turns
+            return chat, turns, gr.skip(), gr.skip()
         history = [Turn(turn.question, turn.answer) for turn in turns]
         try:
             response = self.bot.ask(question, history)
         except QABotError as error:
-            return [*chat, {"role": "assistant", "content": render_error(str(error))}], turns
+            chat = [*chat, {"role": "assistant", "content": render_error(str(error))}]
+            return chat, turns, _stored(chat, turns), gr.skip()
         turn = ChatTurn(
             reply_id=uuid.uuid4().hex[:12],
             question=response.question,
             answer=response.answers[0].text if response.answers else None,
             cards=_card_records(response),
+            text=response_plain_text(response),
         )
-        with self.bot.borrow_index() as index:
-            message = render_response(response, article_text_of(index), turn.reply_id)
-        return [*chat, {"role": "assistant", "content": message}], [*turns, turn]
+        chat, turns = [*chat, {"role": "assistant", "content": render_response(response, turn.reply_id)}], [*turns, turn]
+        return chat, turns, _stored(chat, turns), self.export(turns)
 
-    def vote(self, target: str, turns: list[ChatTurn]) -> tuple[gr.Column, str, str]:
-        """``target`` is "reply:card:up|down|none" from a card's thumb; "none" undoes the vote."""
-        reply_id, _, rest = (target or "").partition(":")
+    def restore(self, stored: dict | None) -> tuple:
+        """The conversation the browser kept (a reload); anything unreadable starts a new one."""
+        try:
+            chat, turns = list(stored["chat"]), _turns(stored["turns"])
+        except (TypeError, KeyError, ValueError):
+            return [], [], None
+        return chat, turns, self.export(turns)
+
+    def export(self, turns: list[ChatTurn]) -> str | None:
+        """The conversation as a Markdown file for the Export button; None before the first answer."""
+        if not turns:
+            return None
+        EXPORT_DIR.mkdir(parents=True, exist_ok=True)
+        path = EXPORT_DIR / f"conversation-{turns[0].reply_id}.md"
+        path.write_text(conversation_markdown([turn.text for turn in turns]), encoding="utf-8")
+        return str(path)
+
+    def act(self, action: str, turns: list[ChatTurn]) -> tuple:
+        """A button inside a chat message: "vote|reply:card:up|down|none", "comment|reply:card|reason|text"
+        or "open|<reading-pane target>". Outputs: the feedback status, the reading pane and its content."""
+        kind, _, payload = (action or "").partition("|")
+        if kind == "vote":
+            return self.vote(payload, turns), gr.skip(), gr.skip()
+        if kind == "comment":
+            return self.send_comment(payload), gr.skip(), gr.skip()
+        if kind == "open":
+            return gr.skip(), gr.Column(visible=True), self.read(payload)
+        return gr.skip(), gr.skip(), gr.skip()
+
+    def vote(self, target: str, turns: list[ChatTurn]) -> str:
+        reply_id, _, rest = target.partition(":")
         card, _, verdict = rest.partition(":")
         turn = next((t for t in turns if t.reply_id == reply_id), None)
         if turn is None or not card.isdigit() or int(card) >= len(turn.cards) or verdict not in ("up", "down", "none"):
-            return gr.Column(visible=False), "", ""
-        answer_id, answers = f"{reply_id}:{card}", turn.cards[int(card)]
+            return ""
+        answer_id = f"{reply_id}:{card}"
         try:
             if verdict == "none":
                 self.feedback.withdraw(answer_id)
-                return gr.Column(visible=False), "", ""
-            self.feedback.record(answer_id, turn.question, answers, verdict)
+                return render_saved(answer_id, "Your vote is withdrawn.")
+            self.feedback.record(answer_id, turn.question, turn.cards[int(card)], verdict)
         except QABotError as error:  # the chat goes on; the vote is not kept
             gr.Warning(str(error))
-            return gr.Column(visible=False), "", ""
-        return gr.Column(visible=True), render_vote_thanks(answers[0]["text"], verdict), answer_id
+            return render_saved(answer_id, "Your vote could not be saved.")
+        return render_saved(answer_id, "Thanks, your vote is saved.")
 
-    def send_comment(self, comment: str, answer_id: str) -> tuple[gr.Column, str]:
+    def send_comment(self, payload: str) -> str:
+        answer_id, _, rest = payload.partition("|")
+        reason, _, comment = rest.partition("|")
+        text = ": ".join(part for part in (reason.strip(), comment.strip()) if part)
+        if not text:
+            return render_saved(answer_id, "Choose a reason or write a comment first.")
         try:
-            if answer_id and comment.strip() and self.feedback.add_comment(answer_id, comment):
-                gr.Info("Thanks, your comment was saved.")
+            saved = self.feedback.add_comment(answer_id, text)
         except QABotError as error:
             gr.Warning(str(error))
-        return gr.Column(visible=False), ""
+            return render_saved(answer_id, "Your comment could not be saved.")
+        if not saved:
+            return render_saved(answer_id, "Vote on the answer first, then send your comment.")
+        return render_saved(answer_id, "Thanks, your comment was saved.")
 
-    def new_conversation(self) -> tuple[list[dict], list[ChatTurn], gr.Column]:
-        return [], [], gr.Column(visible=False)
+    def read(self, target: str) -> str:
+        """The reading pane: the whole article, scrolled (by the page script) to the cited sentence."""
+        parsed = parse_open_target(target)
+        if parsed is None:
+            return render_error("That link is broken.")
+        article_id, sentence, answers = parsed
+        with self.bot.borrow_index() as index:
+            try:
+                info, text = index.article_info(article_id), index.article_text(article_id)
+            except KeyError:
+                return render_error("That article is no longer in the index.")
+        return render_reading_pane(info, text, sentence, answers)
+
+    def new_conversation(self) -> tuple:
+        return [], [], _stored([], []), None
 
     # ---- articles
 
@@ -181,11 +277,10 @@ class _Handlers:
         with self.bot.borrow_index() as index:
             rows, version = article_rows(index, self.corpus_dir), index.version
         drift = self.drift()
-        choices = [(row.title, row.article_id) for row in rows]
         return (
             render_header(len(rows), sum(row.passages for row in rows)),
             render_article_table(rows, query or ""),
-            gr.Dropdown(choices=choices, value=picked if any(picked == id_ for _, id_ in choices) else None),
+            _picker(rows, query, picked),
             gr.Chatbot(examples=self.examples()),
             render_drift(drift.unindexed, drift.gone),
             version,
@@ -197,8 +292,9 @@ class _Handlers:
             return gr.skip()  # every output left as it is
         return self.refresh(query, picked)
 
-    def search(self, query: str) -> str:
-        return render_article_table(self.rows(), query or "")
+    def search(self, query: str) -> tuple[str, gr.Dropdown]:
+        rows = self.rows()
+        return render_article_table(rows, query or ""), _picker(rows, query)
 
     def _sync(self, notes: list[str], problems: list[str], query: str) -> tuple:
         report = None
@@ -206,6 +302,8 @@ class _Handlers:
             report = self.bot.index_corpus(self.corpus_dir)
         except QABotError as error:
             problems.append(str(error))
+        else:
+            self.choose_examples()
         return (render_index_report(report, notes, problems), *self.refresh(query))
 
     def add_articles(self, files: list[str] | None, replace: bool, query: str) -> tuple:
@@ -237,28 +335,39 @@ class _Handlers:
             return render_error("Choose an article to remove first."), gr.Row(visible=False)
         file_name = row.path.split("#", 1)[0]
         in_file = sum(1 for other in self.rows() if other.path.split("#", 1)[0] == file_name)
-        trash = str(self.corpus_dir / corpus_files.TRASH_DIR)
-        return render_remove_prompt(row, file_name, in_file, trash), gr.Row(visible=True)
+        return render_remove_prompt(row, file_name, in_file), gr.Row(visible=True)
 
     def remove(self, article_id: str | None, query: str) -> tuple:
+        """Outputs: the status, the confirmation row, the Undo button, the trashed file (server-side only), then
+        the refreshed parts."""
         row = self._find(article_id)
         if row is None:
-            return (
-                render_error("That article is no longer in the index."),
-                gr.Row(visible=False),
-                *self.refresh(query),
-            )
+            message = render_error("That article is no longer in the index.")
+            return (message, gr.Row(visible=False), gr.skip(), gr.skip(), *self.refresh(query))
         try:
             trashed = corpus_files.remove_article_file(self.corpus_dir, row.path)
         except (QABotError, OSError) as error:
-            return (render_error(f"could not remove it: {error}"), gr.Row(visible=False), *self.refresh(query))
+            message = render_error(f"Could not remove “{row.title}”: {error}")
+            return (message, gr.Row(visible=False), gr.skip(), gr.skip(), *self.refresh(query))
+        file_name = row.path.split("#", 1)[0]
         note = (
-            f"Removed {row.title}: its file is now {trashed} (move it back into the corpus to restore it)."
+            f"Removed “{row.title}”: its file {file_name} is in the corpus trash (Undo restores it)."
             if trashed
-            else f"The file of {row.title} had already left the folder; the index follows the folder now."
+            else f"The file of “{row.title}” had already left the folder; the index follows the folder now."
         )
         status, *refreshed = self._sync([note], [], query)
-        return (status, gr.Row(visible=False), *refreshed)
+        return (status, gr.Row(visible=False), gr.Button(visible=bool(trashed)), str(trashed or ""), *refreshed)
+
+    def undo_remove(self, trashed: str, query: str) -> tuple:
+        """Outputs: the status, the Undo button, the trashed file, then the refreshed parts."""
+        if not trashed:
+            return (render_error("There is nothing to undo."), gr.Button(visible=False), "", *self.refresh(query))
+        try:
+            restored = corpus_files.restore_from_trash(self.corpus_dir, Path(trashed))
+        except (QABotError, OSError) as error:
+            return (render_error(f"Could not undo: {error}"), gr.Button(visible=False), "", *self.refresh(query))
+        status, *refreshed = self._sync([f"Restored {restored}."], [], query)
+        return (status, gr.Button(visible=False), "", *refreshed)
 
     def cancel_remove(self) -> tuple[str, gr.Row]:
         return "", gr.Row(visible=False)
@@ -300,10 +409,25 @@ class _Shared:
         return [self.header, self.table, self.picker, self.chatbot, self.drift, self.version]
 
 
-def _chat_tab(handlers: _Handlers) -> gr.Chatbot:
+def _reading_pane() -> tuple[gr.Column, gr.HTML]:
+    """The whole article over the page, opened from citations and the support view."""
+    with gr.Column(visible=False, elem_id="qa-pane") as pane:
+        close = gr.Button("Close", size="sm", elem_id="qa-pane-close", min_width=80)
+        body = gr.HTML(elem_id="qa-pane-body")
+    close.click(lambda: gr.Column(visible=False), None, [pane], queue=False, **INTERNAL)
+    return pane, body
+
+
+def _picker(rows: list[ArticleRow], query: str, picked: str | None = None) -> gr.Dropdown:
+    """The read/remove choice offers what the table shows; ``picked`` stays chosen while it is offered."""
+    choices = [(row.title, row.article_id) for row in filter_articles(sort_articles(rows), query or "")]
+    return gr.Dropdown(choices=choices, value=picked if any(picked == id_ for _, id_ in choices) else None)
+
+
+def _chat_tab(handlers: _Handlers, pane: gr.Column, pane_body: gr.HTML) -> tuple[gr.Chatbot, gr.BrowserState, list]:
     turns = gr.State([])
+    kept = gr.BrowserState({"chat": [], "turns": []}, storage_key=STORAGE_KEY)
     pending_question = gr.State("")
-    voted_answer = gr.State("")
     chatbot = gr.Chatbot(
         elem_id="qa-chat",
         show_label=False,
@@ -332,28 +456,27 @@ def _chat_tab(handlers: _Handlers) -> gr.Chatbot:
         )
         ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=64, elem_id="qa-ask")
         clear_button = gr.Button("New chat", variant="secondary", scale=1, min_width=64, elem_id="qa-new-chat")
-    with gr.Column(visible=False, elem_id="qa-comment-row") as comment_row:
-        thanks = gr.HTML(elem_id="qa-vote-thanks")
-        with gr.Row():
-            comment_box = gr.Textbox(placeholder="Your comment (optional)", show_label=False, scale=8)
-            comment_button = gr.Button("Send", scale=1, min_width=80)
-    vote_target = gr.Textbox(visible="hidden", elem_id="qa-vote-target")
-    vote_send = gr.Button(visible="hidden", elem_id="qa-vote-send")
+    with gr.Row(elem_id="qa-chat-tools"):
+        export = gr.DownloadButton(
+            "Export (Markdown)", value=None, size="sm", variant="secondary", elem_id="qa-export", min_width=80
+        )
+    status = gr.HTML(elem_id="qa-feedback-status")
+    action = gr.Textbox(visible="hidden", elem_id="qa-action")
+    action_send = gr.Button(visible="hidden", elem_id="qa-action-send")
 
     asked = [chatbot, question_box, pending_question]
+    answered = [chatbot, turns, kept, export]
     for trigger in (question_box.submit, ask_button.click):
         trigger(handlers.show_question, [question_box, chatbot], asked, queue=False, **INTERNAL).then(
-            handlers.answer, [pending_question, chatbot, turns], [chatbot, turns], **INTERNAL
+            handlers.answer, [pending_question, chatbot, turns], answered, **INTERNAL
         )
     chatbot.example_select(handlers.pick_example, [chatbot], asked, queue=False, **INTERNAL).then(
-        handlers.answer, [pending_question, chatbot, turns], [chatbot, turns], **INTERNAL
+        handlers.answer, [pending_question, chatbot, turns], answered, **INTERNAL
     )
-    vote_send.click(handlers.vote, [vote_target, turns], [comment_row, thanks, voted_answer], queue=False, **INTERNAL)
-    for trigger in (comment_box.submit, comment_button.click):
-        trigger(handlers.send_comment, [comment_box, voted_answer], [comment_row, comment_box], queue=False, **INTERNAL)
+    action_send.click(handlers.act, [action, turns], [status, pane, pane_body], queue=False, **INTERNAL)
     for trigger in (clear_button.click, chatbot.clear):
-        trigger(handlers.new_conversation, None, [chatbot, turns, comment_row], queue=False, **INTERNAL)
-    return chatbot
+        trigger(handlers.new_conversation, None, answered, queue=False, **INTERNAL)
+    return chatbot, kept, [chatbot, turns, export]
 
 
 def _articles_tab(handlers: _Handlers, header: gr.HTML, chatbot: gr.Chatbot, rows: list[ArticleRow]) -> _Shared:
@@ -379,7 +502,7 @@ def _articles_tab(handlers: _Handlers, header: gr.HTML, chatbot: gr.Chatbot, row
         ),
         table=gr.HTML(render_article_table(rows), elem_id="qa-articles"),
         picker=gr.Dropdown(
-            choices=[(row.title, row.article_id) for row in rows],
+            choices=[(row.title, row.article_id) for row in sort_articles(rows)],
             label="Read or remove an article",
             value=None,
             elem_id="qa-article-picker",
@@ -392,6 +515,8 @@ def _articles_tab(handlers: _Handlers, header: gr.HTML, chatbot: gr.Chatbot, row
         prompt = gr.HTML()
         confirm_button = gr.Button("Yes, remove it", variant="stop", elem_id="qa-confirm-remove", min_width=120)
         cancel_button = gr.Button("Cancel", elem_id="qa-cancel-remove", min_width=90)
+    undo_button = gr.Button("Undo removal", variant="secondary", visible=False, elem_id="qa-undo-remove")
+    trashed = gr.State("")
     view = gr.HTML(elem_id="qa-article-view")
 
     changing = {"concurrency_limit": 1, "concurrency_id": "index", **INTERNAL}
@@ -399,26 +524,34 @@ def _articles_tab(handlers: _Handlers, header: gr.HTML, chatbot: gr.Chatbot, row
         handlers.add_articles, [uploads, replace, shared.search], [status, uploads, *shared.refreshed], **changing
     )
     sync_button.click(handlers.sync_now, [shared.search], [status, *shared.refreshed], **changing)
-    shared.search.change(handlers.search, [shared.search], [shared.table], queue=False, **INTERNAL)
+    shared.search.change(handlers.search, [shared.search], [shared.table, shared.picker], queue=False, **INTERNAL)
     shared.picker.change(
         handlers.open_article, [shared.picker], [view, remove_button, confirm_row], queue=False, **INTERNAL
     )
     remove_button.click(handlers.ask_remove, [shared.picker], [prompt, confirm_row], queue=False, **INTERNAL)
     confirm_button.click(
-        handlers.remove, [shared.picker, shared.search], [status, confirm_row, *shared.refreshed], **changing
+        handlers.remove,
+        [shared.picker, shared.search],
+        [status, confirm_row, undo_button, trashed, *shared.refreshed],
+        **changing,
     ).then(lambda: ("", gr.Button(visible=False)), None, [view, remove_button], queue=False, **INTERNAL)
+    undo_button.click(
+        handlers.undo_remove, [trashed, shared.search], [status, undo_button, trashed, *shared.refreshed], **changing
+    )
     cancel_button.click(handlers.cancel_remove, None, [prompt, confirm_row], queue=False, **INTERNAL)
     return shared
 
 
 def build_app(bot: QABot, corpus_dir: Path, feedback: FeedbackStore, settings: Settings) -> gr.Blocks:
     handlers = _Handlers(bot, corpus_dir, feedback, settings)
+    handlers.choose_examples()
     rows = handlers.rows()
     with gr.Blocks(title=APP_TITLE, analytics_enabled=False, fill_width=True) as app:
         header = gr.HTML(render_header(len(rows), sum(row.passages for row in rows)))
+        pane, pane_body = _reading_pane()
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
-                chatbot = _chat_tab(handlers)
+                chatbot, kept, restored = _chat_tab(handlers, pane, pane_body)
             with gr.Tab("Articles", id="articles"):
                 shared = _articles_tab(handlers, header, chatbot, rows)
         app.load(handlers.refresh, [shared.search], shared.refreshed, queue=False, show_progress="hidden", **INTERNAL)
@@ -430,6 +563,7 @@ def build_app(bot: QABot, corpus_dir: Path, feedback: FeedbackStore, settings: S
             show_progress="hidden",
             **INTERNAL,
         )
+        app.load(handlers.restore, [kept], restored, queue=False, show_progress="hidden", **INTERNAL)
         gr.api(handlers.ask_api, api_name="ask")
     return app
 
@@ -439,8 +573,9 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     return {
         "max_file_size": settings.max_article_bytes,  # Gradio refuses bigger uploads before they reach us
         "theme": gr.themes.Soft(primary_hue="indigo", neutral_hue="slate"),
-        "css": CSS,
-        "head": HEAD,
+        "css_paths": [STATIC_DIR / "app.css"],
+        "head_paths": [STATIC_DIR / "head.html"],
+        "js": (STATIC_DIR / "page.js").read_text(encoding="utf-8"),
         "footer_links": ["api"],
         "ssr_mode": False,
         "show_error": True,

@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from qa_bot.answer_policy import (
+    BELOW_THRESHOLD,
+    BEYOND_ALTERNATIVES,
     FEATURES,
+    NOT_A_LIST_ITEM,
+    OUTSIDE_MARGIN,
     AnswerPolicy,
     ConfidenceModel,
     asks_for_several,
@@ -263,3 +267,55 @@ def test_the_bundled_policy_is_valid_for_the_bundled_reader():
     assert 0.0 < policy.answer_threshold < 1.0 and policy.model is not None
     unseen = policy.report["checked_on_unseen_articles"]
     assert unseen["questions"] >= 150 and unseen["shown_confidence_ECE"] < 0.1
+
+
+def test_every_withheld_candidate_says_why():
+    found = candidates(SEED_SPANS)
+    listed = AnswerPolicy(0.5).decide("Which bases host Coalition troops?", found, RETRIEVED)
+    reasons = {a.text: a.withheld_because for a in listed.withheld}
+    assert reasons["Kurdistan Region and Anbar Province"] == NOT_A_LIST_ITEM  # between the bases, not one of them
+    assert reasons["The government of Iraq"] == OUTSIDE_MARGIN  # another sentence, and no margin fitted
+    assert len(listed.withheld) == len(found) - 2  # every other candidate, not only the first few
+    assert all(a.withheld_because == "" for a in listed.answers)
+    crowded = AnswerPolicy(0.5, alternative_margin=0.01, max_alternatives=1).decide("Who condemned it?", found, RETRIEVED)
+    assert {a.text: a.withheld_because for a in crowded.withheld}["Kurdistan Region and Anbar Province"] == (
+        BEYOND_ALTERNATIVES
+    )
+    nothing = AnswerPolicy(0.9999).decide("Which bases?", found, RETRIEVED)
+    assert {a.withheld_because for a in nothing.withheld} == {BELOW_THRESHOLD}
+
+
+FIRST_REPORT = "Twelve passengers were injured in the fire."
+UPDATE = "Nineteen passengers were injured in the fire, Chief Holt said later."
+
+
+def _two_reports(spans: list[tuple[str, str, float]]) -> list:
+    """Candidates from two articles reporting the same fire: (article id, quote, logit) per span."""
+    texts = {"old": FIRST_REPORT, "new": UPDATE}
+    passages = {key: Passage(f"{key}:0", key, 0, 0, len(text), text, 0, 0) for key, text in texts.items()}
+    retrieved = {
+        f"{key}:0": Retrieved(p, ArticleInfo(key, f"Report {key}", "S", f"{key}.txt"), 0.03, rank)
+        for rank, (key, p) in enumerate(passages.items())
+    }
+    sentences = {key: [Sentence(key, 0, 0, len(text), text)] for key, text in texts.items()}
+    found = [
+        Span(f"{key}:0", texts[key].index(quote), texts[key].index(quote) + len(quote), quote, 1 / (1 + math.exp(-l)), l)
+        for key, quote, l in spans
+    ]
+    return cite_spans(found, retrieved, sentences.get, texts.get), list(retrieved.values())
+
+
+def test_articles_that_contradict_each_other_are_shown_side_by_side():
+    found, retrieved = _two_reports([("new", "Nineteen", 3.0), ("old", "Twelve", 1.0), ("old", "the fire", 0.5)])
+    shown = AnswerPolicy(0.5).decide("How many passengers were injured?", found, retrieved)
+    assert shown.articles_differ
+    assert [(a.text, a.role) for a in shown.answers] == [("Nineteen", "answer"), ("Twelve", "alternative")]
+    assert [a.text for a in shown.withheld] == ["the fire"]  # another shape: not a rival answer
+
+
+def test_a_weak_answer_from_another_article_or_a_rival_in_the_same_article_is_no_disagreement():
+    weak, retrieved = _two_reports([("new", "Nineteen", 3.0), ("old", "Twelve", -3.0)])
+    assert not AnswerPolicy(0.5).decide("How many passengers were injured?", weak, retrieved).articles_differ
+    same, retrieved = _two_reports([("new", "Nineteen", 3.0), ("new", "Chief Holt", 2.9)])
+    shown = AnswerPolicy(0.5).decide("How many passengers were injured?", same, retrieved)
+    assert not shown.articles_differ and [a.text for a in shown.answers] == ["Nineteen"]

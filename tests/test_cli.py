@@ -25,7 +25,7 @@ ARTICLE = (
     "Officials said that 40 flights were scheduled for the first day.\n\n"
     "The governor thanked the airport staff for their work during the closure."
 )
-CONTRACT_KEYS = {"question", "answers", "latency_ms", "withheld"}
+CONTRACT_KEYS = {"question", "answers", "latency_ms", "withheld", "articles_differ"}
 CITATION_KEYS = {
     "article_id",
     "title",
@@ -398,9 +398,12 @@ def test_text_output_shows_the_answer_its_list_items_and_alternatives_with_their
         "Q?", [answer("Erbil", "answer", 2), answer("Monday", "list_item"), answer("40", "alternative")], [], 5.0
     )
     lines = format_response(response).splitlines()
-    assert "Answer: Erbil  (confidence 0.80, found in 2 articles)" in lines
-    assert "  and: Monday  (confidence 0.80)" in lines and "Other possible answer: 40  (confidence 0.80)" in lines
-    assert lines.index("  and: Monday  (confidence 0.80)") < lines.index("Other possible answer: 40  (confidence 0.80)")
+    assert lines[:3] == [
+        "Question: Q?",
+        "Answer: Erbil [1]; Monday [1] (likely 80%, found in 2 articles)",
+        "Other possible answer: 40 [1] (likely 80%)",
+    ]
+    assert lines[3] == "[1] “sentence” (Airport reopens, S)" and lines[4] == "(5 ms)"
 
 
 def test_an_invalid_setting_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch, capsys) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qa_bot.corpus_files import TRASH_DIR, move_to_trash, save_upload
+from qa_bot.corpus_files import TRASH_DIR, move_to_trash, restore_from_trash, save_upload
 from qa_bot.errors import QABotError
 from qa_bot.ingest import scan_corpus
 
@@ -87,6 +87,32 @@ def test_removed_article_goes_to_the_trash_with_its_folder(corpus: Path) -> None
     again = move_to_trash(corpus, "Geology.txt")  # a second removal in the same second gets its own folder
     assert again.parent != trashed.parents[1] and again.read_text() == GEOLOGY
     assert len(trashed_files(corpus)) == 2
+
+
+def test_a_removal_is_undone_from_the_trash_with_the_file_unchanged(corpus: Path) -> None:
+    (corpus / "news").mkdir()
+    (corpus / "news" / "feed.jsonl").write_text('{"title": "A", "text": "Alpha text."}\n', encoding="utf-8")
+    changed = (corpus / "news" / "feed.jsonl").stat().st_mtime
+    trashed = move_to_trash(corpus, "news/feed.jsonl#0")
+    assert restore_from_trash(corpus, trashed) == "news/feed.jsonl"
+    restored = corpus / "news" / "feed.jsonl"
+    assert restored.read_text() == '{"title": "A", "text": "Alpha text."}\n' and restored.stat().st_mtime == changed
+    assert not trashed.exists() and len(scan_corpus(corpus, LIMIT).articles) == 2
+
+
+def test_undo_never_overwrites_a_file_that_took_the_place_nor_reaches_outside_the_trash(
+    tmp_path: Path, corpus: Path
+) -> None:
+    trashed = move_to_trash(corpus, "Geology.txt")
+    (corpus / "Geology.txt").write_text("a newer upload", encoding="utf-8")
+    with pytest.raises(QABotError, match="another file of that name"):
+        restore_from_trash(corpus, trashed)
+    assert (corpus / "Geology.txt").read_text() == "a newer upload" and trashed.read_text() == GEOLOGY
+    (tmp_path / "outside.txt").write_text("outside", encoding="utf-8")
+    for elsewhere in (tmp_path / "outside.txt", corpus / "Geology.txt", trashed.parent / "missing.txt"):
+        with pytest.raises(QABotError, match="no longer in the corpus trash"):
+            restore_from_trash(corpus, elsewhere)
+    assert (tmp_path / "outside.txt").exists()
 
 
 @pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", f"{TRASH_DIR}/x/Geology.txt", "missing.txt"])

@@ -35,6 +35,44 @@ INJECTED_ARTICLE = (
     "on the crate labels.\n"
 )
 
+# A doubtful case (several dates in one article, like "When was Harvard founded?") and two reports of one event
+# that disagree: the support view and "Articles differ" are checked on them.
+HARVARD_QUESTION = "When was Harvard founded?"
+HARVARD_ARTICLE = (
+    "Harvard University\n\n"
+    "Harvard University is a private research university in Cambridge, Massachusetts, United States. It was founded"
+    " in 1636 as Harvard College by a vote of the Great and General Court of the Massachusetts Bay Colony, and it is"
+    " the oldest institution of higher learning in the country.\n\n"
+    "The college was named in 1639 for its first benefactor, the young clergyman John Harvard, who left the school"
+    " his library of about 400 books and half of his estate when he died in 1638. The first classes met in a single"
+    " wooden house in Newtowne, a village that was renamed Cambridge in 1638.\n\n"
+    "For its first two centuries the college trained mainly Congregational ministers. Charles William Eliot,"
+    " president from 1869 to 1909, turned it into a modern research university. In 1900 Harvard became one of the"
+    " founding members of the Association of American Universities, together with thirteen other universities.\n\n"
+    "Radcliffe College, established in 1879 as a school for women, was fully merged into Harvard in 1999. Today the"
+    " university has about 21,000 students and an endowment of more than 50 billion dollars, the largest of any"
+    " university in the world.\n"
+)
+FERRY_QUESTION = "How many passengers were injured in the Skarvik ferry fire?"
+FERRY_REPORTS = (
+    {
+        "title": "Ferry fire off Skarvik: twelve passengers hurt",
+        "date": "2026-03-01",
+        "source": "Coast Herald",
+        "text": "Ferry fire off Skarvik: twelve passengers hurt\n\nA fire broke out in the engine room of the ferry"
+        " Nordlys off Skarvik on Saturday evening. Twelve passengers were injured in the Skarvik ferry fire, the"
+        " harbour police said. The ferry was towed back to port by two tugboats.",
+    },
+    {
+        "title": "Skarvik ferry fire: injured count revised",
+        "date": "2026-03-03",
+        "source": "Island Daily",
+        "text": "Skarvik ferry fire: injured count revised\n\nThe harbour police revised their figures on Monday."
+        " Nineteen passengers were injured in the Skarvik ferry fire, most of them by smoke. Investigators are"
+        " still looking into the cause of the fire in the engine room.",
+    },
+)
+
 SERVER_START_LIMIT_S = 900  # loading torch and both models on a busy 2-core machine
 
 
@@ -70,11 +108,15 @@ def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def make_site(root: Path) -> tuple[Path, Path]:
-    """A corpus with the seed article and an article full of injection attempts, indexed by the CLI."""
+    """A corpus with the seed article, an article full of injection attempts, the Harvard article and the two
+    ferry reports, indexed by the CLI."""
     corpus, index = root / "corpus", root / "index"
     corpus.mkdir()
     shutil.copy(SEED_ARTICLE, corpus / SEED_ARTICLE.name)
     (corpus / "harbour-notes.txt").write_text(INJECTED_ARTICLE, encoding="utf-8")
+    (corpus / "harvard.txt").write_text(HARVARD_ARTICLE, encoding="utf-8")
+    reports = "".join(json.dumps(report) + "\n" for report in FERRY_REPORTS)
+    (corpus / "ferry-fire.jsonl").write_text(reports, encoding="utf-8")
     run_cli("index", corpus, "--index-dir", index, cwd=root)
     return corpus, index
 

@@ -10,15 +10,22 @@ import pytest
 
 from qa_bot.render import (
     ARTICLE_WINDOW_CHARS,
+    FEEDBACK_REASONS,
+    ICON_VIEWBOX,
     ArticleRow,
     answer_cards,
     card_plain_text,
     confidence_label,
+    conversation_markdown,
     highlight,
+    open_target,
+    parse_open_target,
     render_article,
     render_article_table,
     render_question,
     render_response,
+    reply_label,
+    response_plain_text,
 )
 from qa_bot.types import Answer, ArticleInfo, Citation, Passage, Response, Retrieved
 
@@ -56,10 +63,6 @@ def make_response(
     return Response("Which bases?", built, [retrieved], 12.0, "Which bases?")
 
 
-def article_text(article_id: str) -> str | None:
-    return ARTICLE if article_id == ARTICLE_ID else None
-
-
 def visible_text(markup: str) -> str:
     """Roughly what a browser shows: tags dropped, entities decoded."""
     return html.unescape(re.sub(r"<[^>]+>", "", markup.replace("<br>", "\n")))
@@ -92,32 +95,33 @@ def test_list_answer_is_one_card_with_every_item_marked_in_one_quote() -> None:
     response = make_response(
         [("Erbil and Al-Assad Air Bases", SENTENCE), ("Camp Taji", SENTENCE)], roles=["answer", "list_item"]
     )
-    markup = render_response(response, article_text, "r1")
+    markup = render_response(response, "r1")
 
     [card] = cards_of(markup)
     assert 'class="qa-card qa-primary"' in card
-    assert [visible_text(t) for t in re.findall(r'<span class="qa-answer-text">(.*?)</span></li>', card)] == [
+    assert [visible_text(t) for t in re.findall(r'<span class="qa-answer-text">(.*?)</span><button', card)] == [
         "Erbil and Al-Assad Air Bases",
         "Camp Taji",
     ]
     [quote] = re.findall(r'<blockquote class="qa-quote">(.*?)</blockquote>', markup)
     assert re.findall(r"<mark[^>]*>(.*?)</mark>", quote) == ["Erbil and Al-Assad Air Bases", "Camp Taji"]
-    assert visible_text(quote) == SENTENCE
+    assert visible_text(quote) == f"[1] {SENTENCE}"
     assert "answers found" not in markup and "Other possible answers" not in markup
     assert "likely 91%" in markup
     assert "Bases &lt;b&gt;today&lt;/b&gt;" in markup and "<b>today</b>" not in markup
     assert 'href="https://example.org/story?a=1&amp;b=2"' in markup
     assert "2020-05-12" in markup and "Kurdistan 24" in markup
-    # Support view: scores and the whole article with the sentence marked.
-    for score in ("0.612", "7.25", "0.0328", "0.910"):
-        assert score in markup
-    assert markup.count('<details class="qa-article">') == 1
-    assert "Training of Iraqi forces has been suspended." in markup
+    # The answer and the quote carry the citation number that opens the article at that sentence.
+    assert re.findall(r'class="qa-open qa-cite-mark"[^>]*>\[(\d)\]<', card) == ["1", "1", "1", "1"]
+    [target] = set(re.findall(r'class="qa-open qa-cite-mark" value="([^"]*)"', card))
+    assert parse_open_target(html.unescape(target)) == (
+        ARTICLE_ID, at(SENTENCE), (at("Erbil and Al-Assad Air Bases"), at("Camp Taji"))
+    )
 
 
 def test_alternatives_are_collapsed_under_other_possible_answers() -> None:
     response = make_response([("Camp Taji", SENTENCE), ("Erbil and Al-Assad Air Bases", SENTENCE)])
-    markup = render_response(response, article_text, "r1")
+    markup = render_response(response, "r1")
     primary, alternatives = markup.split('<details class="qa-others">')
     assert "Camp Taji" in primary and "Erbil" not in visible_text(primary.split("qa-quote")[0])
     assert alternatives.startswith("<summary>Other possible answers (1)</summary>")
@@ -127,14 +131,14 @@ def test_alternatives_are_collapsed_under_other_possible_answers() -> None:
 
 def test_each_card_votes_for_itself_and_copies_plain_text_with_its_citations() -> None:
     response = make_response([("Camp Taji", SENTENCE), ("Erbil and Al-Assad Air Bases", SENTENCE)])
-    markup = render_response(response, article_text, "r1")
+    markup = render_response(response, "r1")
     votes = re.findall(r'class="qa-vote" value="([^"]*)"', markup)
     assert votes == ["r1:0:up", "r1:0:down", "r1:1:up", "r1:1:down"]
 
     copied = html.unescape(re.findall(r'class="qa-copy" value="([^"]*)"', markup)[0])
     assert copied == (
-        "Q: Which bases?\n"
-        "A: Camp Taji [1] (likely 91%)\n"
+        "Question: Which bases?\n"
+        "Answer: Camp Taji [1] (likely 91%)\n"
         f"[1] “{SENTENCE}” (Bases <b>today</b>, Kurdistan 24, 2020-05-12, https://example.org/story?a=1&b=2)"
     )
     assert "<" not in copied.replace("<b>", "").replace("</b>", "")  # plain text, not markup
@@ -146,12 +150,21 @@ def test_copy_numbers_each_cited_sentence_once() -> None:
     )
     [card] = answer_cards(response)
     text = card_plain_text(response.question, card)
-    assert text.splitlines()[1] == "A: Erbil and Al-Assad Air Bases [1]; Camp Taji [1] (likely 91%)"
+    assert text.splitlines()[1] == "Answer: Erbil and Al-Assad Air Bases [1]; Camp Taji [1] (likely 91%)"
     assert len(text.splitlines()) == 3
 
 
 @pytest.mark.parametrize(
-    ("score", "label"), [(0.87, "likely 87%"), (0.70, "likely 70%"), (0.6, "possible 60%"), (0.41, "unsure 41%")]
+    ("score", "label"),
+    [
+        (0.87, "likely 87%"),
+        (0.70, "likely 70%"),
+        (0.695, "likely 70%"),  # one rounding: the word follows the number shown
+        (0.6949, "possible 69%"),
+        (0.702, "likely 70%"),
+        (0.6, "possible 60%"),
+        (0.41, "unsure 41%"),
+    ],
 )
 def test_confidence_is_shown_in_words_and_number(score: float, label: str) -> None:
     assert confidence_label(score) == label
@@ -159,40 +172,138 @@ def test_confidence_is_shown_in_words_and_number(score: float, label: str) -> No
 
 def test_agreeing_articles_are_shown() -> None:
     response = make_response([("Camp Taji", SENTENCE)])
-    assert "found in" not in render_response(response, article_text, "r1")
+    assert "found in" not in render_response(response, "r1")
     response.answers[0] = replace(response.answers[0], article_count=3)
-    assert "found in 3 articles" in render_response(response, article_text, "r1")
+    assert "found in 3 articles" in render_response(response, "r1")
 
 
 def test_unsafe_link_schemes_are_not_linked() -> None:
-    markup = render_response(make_response([("Camp Taji", SENTENCE)], url="javascript:alert(1)"), article_text, "r")
+    markup = render_response(make_response([("Camp Taji", SENTENCE)], url="javascript:alert(1)"), "r")
     assert "javascript:" not in markup and "<a " not in markup
 
 
-def test_no_answer_says_so_and_shows_the_closest_passages() -> None:
-    markup = render_response(make_response([]), article_text, "r1")
+def test_no_answer_says_so_shows_the_closest_passages_and_takes_a_vote() -> None:
+    markup = render_response(make_response([]), "r1")
     assert "I couldn't find this in the articles." in visible_text(markup)
     assert "The closest passages I looked at" in markup
     assert "Erbil and Al-Assad Air Bases" in markup
-    assert "qa-answer-text" not in markup and "qa-vote" not in markup
+    assert "qa-answer-text" not in markup
+    assert re.findall(r'class="qa-vote" value="([^"]*)"', markup) == ["r1:0:up", "r1:0:down"]
+    copied = html.unescape(re.findall(r'class="qa-copy" value="([^"]*)"', markup)[0])
+    assert copied.splitlines()[:2] == ["Question: Which bases?", "Answer: I couldn't find this in the articles."]
+    assert copied.splitlines()[2].startswith("closest: Bases <b>today</b> — “Bases <b>today</b> The Coalition")
 
 
-def test_article_gone_from_the_index_keeps_the_passage_but_not_the_whole_article() -> None:
-    markup = render_response(make_response([("Camp Taji", SENTENCE)]), lambda article_id: None, "r1")
-    assert '<div class="qa-passage">' in markup
-    assert "qa-article" not in markup
+def test_every_reply_offers_a_reason_and_a_comment_after_a_vote() -> None:
+    for response in (make_response([("Camp Taji", SENTENCE)]), make_response([])):
+        markup = render_response(response, "r1")
+        form = re.findall(r'<div class="qa-feedback" hidden>(.*?)</div>', markup)[0]
+        options = [visible_text(o) for o in re.findall(r"<option[^>]*>(.*?)</option>", form)]
+        assert options[1:] == list(FEEDBACK_REASONS)
+        assert 'class="qa-comment"' in form and 'class="qa-send" value="r1:0"' in form
+
+
+def _support(markup: str) -> str:
+    [support] = re.findall(r'<details class="qa-support">.*?</details>', markup)
+    return support
+
+
+def test_support_view_lists_every_passage_and_every_candidate_with_why_it_was_withheld() -> None:
+    response = make_response([("Camp Taji", SENTENCE)])
+    response.retrieved[0] = replace(response.retrieved[0], dense_rank=2, bm25_rank=0)
+    response.withheld = [
+        replace(make_response([("Erbil and Al-Assad Air Bases", SENTENCE)]).answers[0], score=0.2,
+                role="alternative", withheld_because="below the answer threshold"),
+    ]  # fmt: skip
+    support = _support(render_response(response, "r1"))
+    assert "1 passage, 2 candidate answers" in visible_text(support)
+    passage_row = re.findall(r"<table class=\"qa-scores qa-passages\">.*?</table>", support)[0]
+    for cell in ("#3 · 0.612", "#1 · 7.25", "#1 · 0.0328", "Training of Iraqi forces has been suspended."):
+        assert cell in visible_text(passage_row)
+    rows = [visible_text(r) for r in re.findall(r'<tr class="qa-(?:shown|withheld)">.*?</tr>', support)]
+    assert rows[0].startswith("Camp Taji") and "likely 91%" in rows[0] and "shown: the answer" in rows[0]
+    assert rows[1].startswith("Erbil") and "unsure 20%" in rows[1]
+    assert "withheld: below the answer threshold" in rows[1]
+    # Each row opens its article: the passage at the passage, a candidate at its sentence.
+    targets = [parse_open_target(html.unescape(t)) for t in re.findall(r'class="qa-open" value="([^"]*)"', support)]
+    assert targets[0] == (ARTICLE_ID, (0, len(ARTICLE)), ())
+    assert targets[1] == (ARTICLE_ID, at(SENTENCE), (at("Camp Taji"),))
+
+
+def test_a_no_answer_has_a_support_view_too() -> None:
+    response = make_response([])
+    assert "1 passage, 0 candidate answers" in visible_text(_support(render_response(response, "r1")))
+
+
+def test_citations_are_numbered_through_the_reply_with_a_compact_source_list() -> None:
+    response = make_response([("Camp Taji", SENTENCE), ("Iraqi forces", "Training of Iraqi forces has been suspended.")])
+    markup = render_response(response, "r1")
+    primary, alternative = cards_of(markup)
+    assert "[1]" in visible_text(primary) and "[2]" not in visible_text(primary)
+    assert "[2]" in visible_text(alternative)
+    [sources] = re.findall(r'<ol class="qa-sources">(.*?)</ol>', primary)
+    assert visible_text(sources) == "[1] Bases <b>today</b> · Kurdistan 24 · 2020-05-12 · open original"
+
+
+def test_articles_that_differ_are_listed_newest_first() -> None:
+    response = make_response([("Camp Taji", SENTENCE), ("Iraqi forces", "Training of Iraqi forces has been suspended.")])
+    newer = replace(response.answers[1].citations[0], title="Update", date="2020-06-01")
+    response.answers[1] = replace(response.answers[1], citations=(newer,))
+    assert "Articles differ" not in render_response(response, "r1")
+    response.articles_differ = True
+    markup = render_response(response, "r1")
+    [differ] = re.findall(r'<div class="qa-differ">.*?</ul></div>', markup)
+    assert visible_text(differ) == (
+        "Articles differ:Iraqi forces — Update · 2020-06-01 (unsure 41%)"
+        "Camp Taji — Bases <b>today</b> · 2020-05-12 (likely 91%)"
+    )
+    assert '<details class="qa-others" open>' in markup  # the other side is not folded away
+
+
+def test_each_message_has_a_short_plain_text_label() -> None:
+    response = make_response([("Camp Taji", SENTENCE)])
+    assert reply_label(response) == "Answer: Camp Taji (likely 91%). From Bases <b>today</b>."
+    assert reply_label(make_response([])) == "Answer: I couldn't find this in the articles."
+    long = make_response([("Camp Taji", SENTENCE)] * 1)
+    long.answers[0] = replace(long.answers[0], text="x " * 400)
+    assert len(reply_label(long)) <= 300
+    assert f'title="{html.escape(reply_label(response), quote=True)}"' in render_response(response, "r1")
+
+
+def test_icons_keep_their_view_box_in_the_markup() -> None:
+    markup = render_response(make_response([("Camp Taji", SENTENCE)]), "r1")
+    icons = re.findall(r"<svg[^>]*>", markup)
+    assert icons and all(f'viewBox="{ICON_VIEWBOX}"' in icon for icon in icons)
+
+
+def test_conversation_exports_as_markdown_with_its_citations() -> None:
+    response = make_response([("Camp Taji", SENTENCE)])
+    markdown = conversation_markdown([response_plain_text(response), response_plain_text(make_response([]))])
+    lines = markdown.splitlines()
+    assert lines[0] == "# Article Q&A: conversation"
+    assert lines.count("## Which bases?") == 2
+    assert "**Answer:** Camp Taji \\[1\\] (likely 91%)" in lines
+    assert any(line.startswith("- \\[1\\] “The Coalition consolidated") and "Kurdistan 24" in line for line in lines)
+    assert "Bases \\<b\\>today\\</b\\>" in markdown  # article text cannot become markup
+
+
+def test_open_targets_round_trip_and_reject_junk() -> None:
+    assert parse_open_target(open_target("a1", 3, 9, [(4, 6)])) == ("a1", (3, 9), ((4, 6),))
+    assert parse_open_target(open_target("a1", 3, 9)) == ("a1", (3, 9), ())
+    for junk in ("", "a1|x|9|", "a1|3|9", "|3|9|", "a1|3|9|4-"):
+        assert parse_open_target(junk) is None
 
 
 def test_read_as_shows_the_question_as_the_reader_used_it() -> None:
     response = make_response([("Camp Taji", SENTENCE)])
     response.question, response.resolved_question = "Which did he name?", "Which did Col. Caggins name?"
-    assert "Read as: “Which did Col. Caggins name?”" in render_response(response, article_text, "r1")
+    assert "Read as: “Which did Col. Caggins name?”" in render_response(response, "r1")
     response.resolved_question = response.question
-    assert "Read as" not in render_response(response, article_text, "r1")
+    assert "Read as" not in render_response(response, "r1")
 
 
 def test_hyphenated_title_words_are_kept_whole() -> None:
-    markup = render_response(make_response([("Erbil and Al-Assad Air Bases", SENTENCE)]), article_text, "r1")
+    markup = render_response(make_response([("Erbil and Al-Assad Air Bases", SENTENCE)]), "r1")
     assert '<span class="qa-nobreak">Al-Assad</span>' in markup
 
 
