@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 EXAMPLES = 4  # example questions on the chat's first screen
-EXAMPLE_CANDIDATES = 12  # questions tried for them
+EXAMPLE_CANDIDATES = 8  # questions tried for them
 EXAMPLE_CONFIDENCE = 0.70  # "likely": an example the bot answers doubtfully would mislead a new user
 ASK_CONCURRENCY = 2  # questions answered at once; each already uses settings.threads torch threads
 SHUTDOWN_GRACE_S = 3.0  # after SIGINT/SIGTERM, requests in flight get this long before the process exits
@@ -120,39 +120,29 @@ class _Handlers:
         self.feedback = feedback
         self.settings = settings
         self._examples: list[str] = []
-        self._examples_lock = threading.Lock()
 
     # ---- chat
 
     def examples(self) -> list[dict[str, str]]:
-        with self._examples_lock:
-            return [{"text": question} for question in self._examples]
+        return [{"text": question} for question in self._examples]
 
     def choose_examples(self) -> None:
         """Example questions the bot answers well on this corpus: the configured ones, then questions made from
-        the articles' titles that it answers with at least EXAMPLE_CONFIDENCE (each asked once, in the background
-        at start-up and after the index changes, so the page never waits for them)."""
-        configured = list(self.settings.example_questions)[:EXAMPLES]
-        with self._examples_lock:
-            self._examples = configured
-
-        def ask_candidates() -> None:
-            chosen = list(configured)
-            for question in self.bot.example_questions(EXAMPLE_CANDIDATES):
-                if len(chosen) >= EXAMPLES:
-                    break
-                if question in chosen:
-                    continue
-                try:
-                    response = self.bot.ask(question)
-                except QABotError:
-                    continue
-                if response.answers and response.answers[0].score >= EXAMPLE_CONFIDENCE:
-                    chosen.append(question)
-            with self._examples_lock:
-                self._examples = chosen
-
-        threading.Thread(target=ask_candidates, name="qa-bot-examples", daemon=True).start()
+        the articles' titles that it answers with at least EXAMPLE_CONFIDENCE (asked at start-up and after each
+        change of the index)."""
+        chosen = list(self.settings.example_questions)[:EXAMPLES]
+        for question in self.bot.example_questions(EXAMPLE_CANDIDATES):
+            if len(chosen) >= EXAMPLES:
+                break
+            if question in chosen:
+                continue
+            try:
+                response = self.bot.ask(question)
+            except QABotError:
+                continue
+            if response.answers and response.answers[0].score >= EXAMPLE_CONFIDENCE:
+                chosen.append(question)
+        self._examples = chosen
 
     def show_question(self, question: str, chat: list[dict]) -> tuple[list[dict], str, str]:
         question = (question or "").strip()
