@@ -22,7 +22,9 @@ From the candidate answers the reader found (``qa_bot.citations.cite_spans``):
    shown beside it as an alternative and the response says the articles differ (news articles are updated and
    corrected; showing both is more honest than hiding one).
 
-Everything else is withheld, each candidate with the reason (``withheld_because``). The fitted parameters are ``qa_bot/models/answer_policy.json``; they hold for the
+Everything else is withheld, each candidate with the reason (``withheld_because``).
+
+The fitted parameters are ``qa_bot/models/answer_policy.json``; they hold for the
 reader they were fitted with. Without a valid policy file for the reader in use (a missing or damaged file, or
 another reader), the **fallback** is: confidence = the reader's calibrated score, candidates ranked by it, the
 reader's no-answer threshold, list items as above, no alternatives.

@@ -152,7 +152,9 @@ def parse_open_target(target: str) -> tuple[str, tuple[int, int], tuple[tuple[in
 
 
 def _open_button(target: str, label: str, hint: str, kind: str = "qa-open") -> str:
-    return f'<button type="button" class="{kind}" value="{_attribute(target)}" title="{_attribute(hint)}">{label}</button>'
+    return (
+        f'<button type="button" class="{kind}" value="{_attribute(target)}" title="{_attribute(hint)}">{label}</button>'
+    )
 
 
 # ---------------------------------------------------------------- answer cards
@@ -275,7 +277,8 @@ def _agreement(card: AnswerCard) -> str:
 # Gradio's sanitiser drops the viewBox; the page script puts it back (ICON_VIEWBOX).
 ICON_VIEWBOX = "0 0 24 24"
 _THUMB_UP = (
-    f'<svg class="qa-icon" viewBox="{ICON_VIEWBOX}" width="16" height="16"><path d="M7 10v12"/><path d="M15 5.88 14 10h5.83'
+    f'<svg class="qa-icon" viewBox="{ICON_VIEWBOX}" width="16" height="16"><path d="M7 10v12"/>'
+    '<path d="M15 5.88 14 10h5.83'
     "a2 2 0 0 1 1.92 2.56l-2.33 8A2 2 0 0 1 17.5 22H4a2 2 0 0 1-2-2v-8a2 2 0 0 1 2-2h2.76a2 2 0 0 0 1.79-1.11L12 2"
     'a3.13 3.13 0 0 1 3 3.88Z"/></svg>'
 )
@@ -290,7 +293,8 @@ def _feedback_form(target: str) -> str:
     return (
         '<div class="qa-feedback" hidden>'
         '<span class="qa-thanks">Thanks, your vote is saved.</span>'
-        f'<select class="qa-reason" title="What was wrong?"><option value="">Reason (optional)</option>{options}</select>'
+        '<select class="qa-reason" title="What was wrong?">'
+        f'<option value="">Reason (optional)</option>{options}</select>'
         '<input type="text" class="qa-comment" placeholder="Comment (optional)" title="Your comment">'
         f'<button type="button" class="qa-send" value="{_attribute(target)}">Send</button>'
         '<span class="qa-sent"></span>'
@@ -304,8 +308,10 @@ def _actions(target: str, copy_text: str, up_hint: str, down_hint: str) -> str:
         f'<button type="button" class="qa-copy" value="{_attribute(copy_text)}"'
         ' title="Copy as plain text with its sources">Copy</button>'
         '<span class="qa-rate">Helpful?'
-        f'<button type="button" class="qa-vote" value="{_attribute(target)}:up" title="{up_hint}">{_THUMB_UP}</button>'
-        f'<button type="button" class="qa-vote" value="{_attribute(target)}:down" title="{down_hint}">{_THUMB_DOWN}</button>'
+        f'<button type="button" class="qa-vote" value="{_attribute(target)}:up" title="{up_hint}">'
+        f"{_THUMB_UP}</button>"
+        f'<button type="button" class="qa-vote" value="{_attribute(target)}:down" title="{down_hint}">'
+        f"{_THUMB_DOWN}</button>"
         "</span>"
         f"{_feedback_form(target)}"
         "</div>"
@@ -314,7 +320,8 @@ def _actions(target: str, copy_text: str, up_hint: str, down_hint: str) -> str:
 
 def _confidence(score: float) -> str:
     return (
-        f'<span class="qa-confidence qa-{confidence_word(score)}" title="calibrated probability that this answer is right">'
+        f'<span class="qa-confidence qa-{confidence_word(score)}"'
+        ' title="calibrated probability that this answer is right">'
         f"{confidence_label(score)}</span>"
     )
 
@@ -540,7 +547,9 @@ def render_response(response: Response, reply_id: str) -> str:
     return '<div class="qa-reply">' + "".join(parts) + "</div>"
 
 
-def render_reading_pane(info: ArticleInfo, text: str, sentence: tuple[int, int], answers: Sequence[tuple[int, int]]) -> str:
+def render_reading_pane(
+    info: ArticleInfo, text: str, sentence: tuple[int, int], answers: Sequence[tuple[int, int]]
+) -> str:
     """The whole article for the reading pane, with the cited sentence (or passage) and the answers marked."""
     return (
         f'<div class="qa-reading">{meta_line(info.title, info.source, info.date, info.url)}'
@@ -624,7 +633,8 @@ def render_article_table(rows: Sequence[ArticleRow], query: str = "") -> str:
     )
     count = f"{len(shown)} of {len(rows)} articles" if len(shown) < len(rows) else f"{len(rows)} articles"
     heads = "".join(
-        f'<th{extra}><button type="button" class="qa-sort" value="{column}" title="Sort by {name.lower()}">{name}</button></th>'
+        f'<th{extra}><button type="button" class="qa-sort" value="{column}" title="Sort by {name.lower()}">'
+        f"{name}</button></th>"
         for column, (name, extra) in enumerate(_ARTICLE_COLUMNS)
     )
     return (

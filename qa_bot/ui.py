@@ -170,7 +170,8 @@ class _Handlers:
             cards=_card_records(response),
             text=response_plain_text(response),
         )
-        chat, turns = [*chat, {"role": "assistant", "content": render_response(response, turn.reply_id)}], [*turns, turn]
+        chat = [*chat, {"role": "assistant", "content": render_response(response, turn.reply_id)}]
+        turns = [*turns, turn]
         return chat, turns, _stored(chat, turns), self.export(turns)
 
     def restore(self, stored: dict | None) -> tuple:

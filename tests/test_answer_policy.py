@@ -277,7 +277,8 @@ def test_every_withheld_candidate_says_why():
     assert reasons["The government of Iraq"] == OUTSIDE_MARGIN  # another sentence, and no margin fitted
     assert len(listed.withheld) == len(found) - 2  # every other candidate, not only the first few
     assert all(a.withheld_because == "" for a in listed.answers)
-    crowded = AnswerPolicy(0.5, alternative_margin=0.01, max_alternatives=1).decide("Who condemned it?", found, RETRIEVED)
+    crowded_policy = AnswerPolicy(0.5, alternative_margin=0.01, max_alternatives=1)
+    crowded = crowded_policy.decide("Who condemned it?", found, RETRIEVED)
     assert {a.text: a.withheld_because for a in crowded.withheld}["Kurdistan Region and Anbar Province"] == (
         BEYOND_ALTERNATIVES
     )
@@ -299,8 +300,9 @@ def _two_reports(spans: list[tuple[str, str, float]]) -> list:
     }
     sentences = {key: [Sentence(key, 0, 0, len(text), text)] for key, text in texts.items()}
     found = [
-        Span(f"{key}:0", texts[key].index(quote), texts[key].index(quote) + len(quote), quote, 1 / (1 + math.exp(-l)), l)
-        for key, quote, l in spans
+        Span(f"{key}:0", start, start + len(quote), quote, 1 / (1 + math.exp(-logit)), logit)
+        for key, quote, logit in spans
+        for start in [texts[key].index(quote)]
     ]
     return cite_spans(found, retrieved, sentences.get, texts.get), list(retrieved.values())
 

@@ -235,8 +235,11 @@ def test_a_no_answer_has_a_support_view_too() -> None:
     assert "1 passage, 0 candidate answers" in visible_text(_support(render_response(response, "r1")))
 
 
+SUSPENDED = "Training of Iraqi forces has been suspended."
+
+
 def test_citations_are_numbered_through_the_reply_with_a_compact_source_list() -> None:
-    response = make_response([("Camp Taji", SENTENCE), ("Iraqi forces", "Training of Iraqi forces has been suspended.")])
+    response = make_response([("Camp Taji", SENTENCE), ("Iraqi forces", SUSPENDED)])
     markup = render_response(response, "r1")
     primary, alternative = cards_of(markup)
     assert "[1]" in visible_text(primary) and "[2]" not in visible_text(primary)
@@ -246,7 +249,7 @@ def test_citations_are_numbered_through_the_reply_with_a_compact_source_list() -
 
 
 def test_articles_that_differ_are_listed_newest_first() -> None:
-    response = make_response([("Camp Taji", SENTENCE), ("Iraqi forces", "Training of Iraqi forces has been suspended.")])
+    response = make_response([("Camp Taji", SENTENCE), ("Iraqi forces", SUSPENDED)])
     newer = replace(response.answers[1].citations[0], title="Update", date="2020-06-01")
     response.answers[1] = replace(response.answers[1], citations=(newer,))
     assert "Articles differ" not in render_response(response, "r1")

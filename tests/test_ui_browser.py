@@ -202,7 +202,8 @@ def test_reply_opens_at_its_top_with_one_answer_copy_and_a_vote_per_card(
     assert form.is_displayed() and "Thanks" in form.text
     form.find_element(By.CSS_SELECTOR, "input.qa-comment").send_keys("Right bases, thanks\n")
     wait(browser).until(lambda _: stored_comments(feedback_db) == ["Right bases, thanks"])
-    wait(browser).until(lambda _: form.find_element(By.CSS_SELECTOR, ".qa-sent").text == "Thanks, your comment was saved.")
+    sent = form.find_element(By.CSS_SELECTOR, ".qa-sent")
+    wait(browser).until(lambda _: sent.text == "Thanks, your comment was saved.")
     ARTIFACTS.mkdir(exist_ok=True)
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", reply)
     browser.save_screenshot(str(ARTIFACTS / "ui-answer-1280.png"))
@@ -262,7 +263,9 @@ def test_a_citation_opens_the_whole_article_at_the_cited_sentence_in_one_pane(
     close_pane(browser)
 
 
-def test_the_support_view_shows_every_passage_and_candidate_read(site: tuple[str, Path, Path], browser: WebDriver) -> None:
+def test_the_support_view_shows_every_passage_and_candidate_read(
+    site: tuple[str, Path, Path], browser: WebDriver
+) -> None:
     url, _, _ = site
     open_app(browser, url)
     reply = ask(browser, HARVARD_QUESTION)
@@ -443,7 +446,9 @@ def test_narrow_screen_keeps_the_question_box_visible_and_words_whole(
         browser.set_window_size(1280, 1100)
 
 
-def test_example_questions_are_ones_the_bot_answers_confidently(site: tuple[str, Path, Path], browser: WebDriver) -> None:
+def test_example_questions_are_ones_the_bot_answers_confidently(
+    site: tuple[str, Path, Path], browser: WebDriver
+) -> None:
     url, _, _ = site
     open_app(browser, url)
     examples = wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#qa-chat button.example"))
