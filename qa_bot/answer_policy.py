@@ -18,9 +18,11 @@ From the candidate answers the reader found (``qa_bot.citations.cite_spans``):
    margin is fitted so that the answers shown meet the precision target; ``null`` shows none).
 
 5. **Articles differ.** When a candidate from another article (none of its citations in the answer's articles) has
-   the answer's shape and at least ``DIFFER_SHARE`` of its confidence, that article contradicts the answer: it is
-   shown beside it as an alternative and the response says the articles differ (news articles are updated and
-   corrected; showing both is more honest than hiding one).
+   the answer's shape and the reader read it with at least ``DIFFER_SHARE`` of the answer's reader score, that
+   article contradicts the answer: it is shown beside it as an alternative and the response says the articles
+   differ (news articles are updated and corrected; showing both is more honest than hiding one). The reader's
+   score, not the confidence, decides: it says how firmly each passage answers on its own, while the confidence
+   also counts agreement and rank, which always favour the first answer.
 
 Everything else is withheld, each candidate with the reason (``withheld_because``).
 
@@ -36,7 +38,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -48,7 +50,7 @@ from qa_bot.types import Answer, Citation, Retrieved
 
 BUNDLED_POLICY = PACKAGE_DIR / "models" / "answer_policy.json"
 READER_WEIGHTS = "model.safetensors"
-DIFFER_SHARE = 0.35  # another article's answer at this share of the answer's confidence is a disagreement
+DIFFER_SHARE = 0.6  # another article's answer read this firmly (share of the answer's reader score) disagrees
 
 # Why a candidate was withheld (Answer.withheld_because).
 BELOW_THRESHOLD = "below the answer threshold"
@@ -304,7 +306,7 @@ def _articles(answer: Answer) -> set[str]:
     return {citation.article_id for citation in answer.citations}
 
 
-def disagreeing(primary: Answer, others: Sequence[Answer]) -> list[Answer]:
+def disagreeing(primary: Answer, others: Sequence[Answer], reader_score: Callable[[Answer], float]) -> list[Answer]:
     """Candidates from other articles that contradict ``primary`` (see "Articles differ" above), best first."""
     return [
         other
@@ -312,7 +314,7 @@ def disagreeing(primary: Answer, others: Sequence[Answer]) -> list[Answer]:
         if not _articles(other) & _articles(primary)
         and answer_shape(other.text) == answer_shape(primary.text)
         and normalize_answer(other.text) != normalize_answer(primary.text)
-        and other.score >= DIFFER_SHARE * primary.score
+        and reader_score(other) >= DIFFER_SHARE * reader_score(primary)
     ]
 
 
@@ -364,6 +366,7 @@ class AnswerPolicy:
             key=lambda i: -(confidence[i] if self.rerank else candidates[i].span_logit),
         )
         scored = [replace(candidates[i].answer, score=float(confidence[i])) for i in order]
+        read_as = {id(answer): candidates[i].answer.score for answer, i in zip(scored, order, strict=True)}
         if not scored or scored[0].score < self.answer_threshold:
             return Shown([], [_withheld(a, BELOW_THRESHOLD) for a in scored])
         primary, rest = scored[0], scored[1:]
@@ -379,7 +382,7 @@ class AnswerPolicy:
             for a in others
             if self.alternative_margin is not None and a.score >= primary.score - self.alternative_margin
         ]
-        differing = disagreeing(primary, others)
+        differing = disagreeing(primary, others, lambda answer: read_as[id(answer)])
         shown = [*differing, *(a for a in close if all(a is not d for d in differing))][
             : max(self.max_alternatives, len(differing))
         ]
