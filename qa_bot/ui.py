@@ -1,9 +1,9 @@
 """The web app's Gradio wiring: chat, votes on each answer, article uploads and removal, and the /ask API.
 
 What a reply shows is decided by the answer policy (``Response.answers``); the markup comes
-from the pure functions in qa_bot/render.py and file changes from qa_bot/corpus_files.py.
+from the pure functions in qa_bot/render/ and file changes from qa_bot/corpus_files.py.
 The chat renders HTML without Markdown (``render_markdown=False``) and through Gradio's
-sanitiser, and every user or article text is escaped by render.py.
+sanitiser, and every user or article text is escaped by qa_bot.render.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import gradio as gr
 
 from qa_bot import corpus_files
 from qa_bot.errors import QABotError
+from qa_bot.examples import choose_examples
 from qa_bot.feedback import FeedbackStore, default_feedback_path
 from qa_bot.followup import Turn
 from qa_bot.ingest import UPLOAD_SUFFIXES
@@ -54,9 +55,6 @@ if TYPE_CHECKING:
     from qa_bot.pipeline import QABot
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-EXAMPLES = 4  # example questions on the chat's first screen
-EXAMPLE_CANDIDATES = 8  # questions tried for them
-EXAMPLE_CONFIDENCE = 0.70  # "likely": an example the bot answers doubtfully would mislead a new user
 ASK_CONCURRENCY = 2  # questions answered at once; each already uses settings.threads torch threads
 SHUTDOWN_GRACE_S = 3.0  # after SIGINT/SIGTERM, requests in flight get this long before the process exits
 FOLLOW_INDEX_S = 2.0  # seconds between checks for a version switched in by `qa-bot index` (server and pages)
@@ -127,22 +125,8 @@ class _Handlers:
         return [{"text": question} for question in self._examples]
 
     def choose_examples(self) -> None:
-        """Example questions the bot answers well on this corpus: the configured ones, then questions made from
-        the articles' titles that it answers with at least EXAMPLE_CONFIDENCE (asked at start-up and after each
-        change of the index)."""
-        chosen = list(self.settings.example_questions)[:EXAMPLES]
-        for question in self.bot.example_questions(EXAMPLE_CANDIDATES):
-            if len(chosen) >= EXAMPLES:
-                break
-            if question in chosen:
-                continue
-            try:
-                response = self.bot.ask(question)
-            except QABotError:
-                continue
-            if response.answers and response.answers[0].score >= EXAMPLE_CONFIDENCE:
-                chosen.append(question)
-        self._examples = chosen
+        """Asked at start-up and after each change of the index (see qa_bot/examples.py)."""
+        self._examples = choose_examples(self.bot, list(self.settings.example_questions))
 
     def show_question(self, question: str, chat: list[dict]) -> tuple[list[dict], str, str]:
         question = (question or "").strip()

@@ -83,8 +83,8 @@ def test_a_vote_on_a_damaged_store_is_answered_in_the_chat(tmp_path: Path) -> No
     turns = [ChatTurn(reply_id="r1", question="Which bases?", answer="Camp Taji", cards=[ANSWERS])]
     path.write_bytes(GARBAGE)
 
-    _, thanks, answer_id = handlers.vote("r1:0:up", turns)
-    assert answer_id == "r1:0" and "Camp Taji" in thanks
+    saved = handlers.vote("r1:0:up", turns)
+    assert 'title="r1:0"' in saved and "Thanks, your vote is saved." in saved
     assert [e.answer_id for e in store.entries()] == ["r1:0"]
 
 
@@ -104,8 +104,8 @@ def test_a_vote_the_store_cannot_take_is_a_warning_and_the_chat_goes_on(
     monkeypatch.setattr(sqlite3, "connect", lambda *args, **kwargs: connect(*args, **{**kwargs, "timeout": 0.1}))
     try:
         with pytest.warns(UserWarning, match="cannot save to the feedback database .* locked"):
-            _, thanks, answer_id = handlers.vote("r1:0:up", turns)
+            saved = handlers.vote("r1:0:up", turns)
     finally:
         locker.rollback()
         locker.close()
-    assert (thanks, answer_id) == ("", "")
+    assert "Your vote could not be saved." in saved and "Thanks" not in saved

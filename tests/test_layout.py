@@ -13,7 +13,7 @@ MAX_LINES = 600
 MAX_README_BYTES = 16 * 1024  # a front door; the rest lives in docs/
 ENTRY_POINTS = ("qa_bot.pipeline", "qa_bot.cli", "qa_bot.ui", "qa_bot.eval", "qa_bot.render")
 # Over the limit now and being split by work in progress; strict, so the entry must go once the split lands.
-BEING_SPLIT = {"qa_bot.render": "render.py is being split by the UI work"}
+BEING_SPLIT: dict[str, str] = {}
 
 
 def module_name(path: Path) -> str:

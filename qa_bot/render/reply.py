@@ -1,161 +1,30 @@
-"""Page rendering: pure functions from typed records (Response, Answer, article rows) to HTML and plain text.
-
-Safety: every piece of user or article text reaches the page through ``html.escape``
-and the chat renders HTML without Markdown, so a question or article containing
-``<script>``, ``<img onerror=...>`` or ``[links](...)`` shows as plain text. Gradio's
-sanitiser still runs over this HTML; it drops ``data-*`` and ``aria-*`` attributes,
-so buttons carry what the page script needs in ``value`` and ``title``.
-"""
+"""The chat's replies: answer cards with numbered citations, the support view, feedback controls, the reading pane,
+and the same reply as plain text (Copy, the CLI) and Markdown (Export)."""
 
 from __future__ import annotations
 
-import html
-import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
+from qa_bot.render.markup import (
+    CLOSEST_PASSAGES,
+    QUESTION_BUBBLE_CHARS,
+    APP_TITLE,
+    confidence_word,
+    confidence_label,
+    _text,
+    _title,
+    _attribute,
+    highlight,
+    render_article,
+    _web_url,
+    meta_line,
+    _ranked,
+    open_target,
+    _open_button,
+)
 from qa_bot.types import Answer, ArticleInfo, Citation, Response, Retrieved
-
-if TYPE_CHECKING:
-    from qa_bot.index import SyncReport
-
-CLOSEST_PASSAGES = 3  # passages shown when there is no answer
-ARTICLE_WINDOW_CHARS = 40_000  # longer articles are shown as this much text around the cited sentence
-QUESTION_BUBBLE_CHARS = 1_000  # a longer question is shown cut in the user's own bubble
-APP_TITLE = "Article Q&A"
-
-# Confidence in words by whole percent, highest band first: the one place these thresholds live.
-CONFIDENCE_WORDS = ((70, "likely"), (45, "possible"), (0, "unsure"))
-
-
-
-
-def confidence_percent(score: float) -> int:
-    """The one rounding of a confidence, shared by its word and its number (0.695 is 70%, so "likely")."""
-    return int(score * 100 + 0.5)
-
-
-def confidence_word(score: float) -> str:
-    percent = confidence_percent(score)
-    return next(word for floor, word in CONFIDENCE_WORDS if percent >= floor)
-
-
-def confidence_label(score: float) -> str:
-    """'likely 87%', 'unsure 41%': the band's word, then the calibrated probability."""
-    return f"{confidence_word(score)} {confidence_percent(score)}%"
-
-
-def _text(value: str) -> str:
-    """Escaped text with line breaks kept; no raw newlines, so Gradio's dedent cannot alter it."""
-    return html.escape(value).replace("\r\n", "\n").replace("\n", "<br>")
-
-
-_HYPHENATED = re.compile(r"(?<!\S)(\S{1,30}-\S{1,30})(?!\S)")
-
-
-def _title(value: str) -> str:
-    """Escaped title text in which a hyphenated word ("Al-Assad") is never split at its hyphen."""
-    return _HYPHENATED.sub(r'<span class="qa-nobreak">\1</span>', _text(value))
-
-
-def _attribute(value: str) -> str:
-    """Escaped attribute value; newlines as character references so they survive the page unchanged."""
-    return html.escape(value, quote=True).replace("\n", "&#10;")
-
-
-# ---------------------------------------------------------------- article text with marks
-
-
-def highlight(
-    text: str,
-    offset: int,
-    sentence: tuple[int, int] | None = None,
-    answers: Sequence[tuple[int, int]] = (),
-) -> str:
-    """Escape ``text`` (which starts at article offset ``offset``), marking the cited sentence and the answers.
-
-    ``sentence`` and ``answers`` are article offsets; parts outside ``text`` are ignored.
-    """
-    cuts = {0, len(text)}
-    for start, end in [r for r in (sentence, *answers) if r is not None]:
-        cuts.update(min(max(position - offset, 0), len(text)) for position in (start, end))
-    pieces = []
-    for start, end in itertools.pairwise(sorted(cuts)):
-        piece = _text(text[start:end])
-        if any(a_start <= start + offset and end + offset <= a_end for a_start, a_end in answers):
-            piece = f'<mark class="qa-answer">{piece}</mark>'
-        if sentence and sentence[0] <= start + offset and end + offset <= sentence[1]:
-            piece = f'<span class="qa-cited">{piece}</span>'
-        pieces.append(piece)
-    return "".join(pieces)
-
-
-def render_article(text: str, sentence: tuple[int, int] | None = None, answers: Sequence[tuple[int, int]] = ()) -> str:
-    """The article body with the cited sentence marked; a long article is cut to a window around it."""
-    start, end = 0, len(text)
-    prefix = suffix = ""
-    if len(text) > ARTICLE_WINDOW_CHARS:
-        centre = sentence[0] if sentence else 0
-        start = max(0, centre - ARTICLE_WINDOW_CHARS // 2)
-        end = min(len(text), start + ARTICLE_WINDOW_CHARS)
-        prefix = "… " if start > 0 else ""
-        suffix = " …" if end < len(text) else ""
-    return prefix + highlight(text[start:end], start, sentence, answers) + suffix
-
-
-def _web_url(url: str | None) -> str | None:
-    """The URL if it is a web address; anything else (javascript:, file:) is never linked nor copied."""
-    return url if url and url.lower().startswith(("http://", "https://")) else None
-
-
-def _link(url: str | None) -> str:
-    if not _web_url(url):
-        return ""
-    return f'<a href="{_attribute(url)}" target="_blank" rel="noopener noreferrer">open original</a>'
-
-
-def meta_line(title: str, source: str, date: str | None, url: str | None) -> str:
-    parts = [f'<strong class="qa-title">{_title(title)}</strong>', _text(source)]
-    if date:
-        parts.append(_text(date))
-    if link := _link(url):
-        parts.append(link)
-    return '<div class="qa-meta">' + " · ".join(parts) + "</div>"
-
-
-def _score(value: float | None, digits: int) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _ranked(rank: int | None, score: float | None, digits: int) -> str:
-    return "—" if rank is None else f"#{rank + 1} · {_score(score, digits)}"
-
-
-def open_target(article_id: str, start: int, end: int, answers: Sequence[tuple[int, int]] = ()) -> str:
-    """What a link into the reading pane carries: the article and the range to mark and scroll to."""
-    spans = ",".join(f"{a}-{b}" for a, b in answers)
-    return f"{article_id}|{start}|{end}|{spans}"
-
-
-def parse_open_target(target: str) -> tuple[str, tuple[int, int], tuple[tuple[int, int], ...]] | None:
-    """The inverse of ``open_target``; None for anything malformed."""
-    parts = (target or "").split("|")
-    if len(parts) != 4 or not parts[0]:
-        return None
-    try:
-        spans = tuple(tuple(map(int, span.split("-", 1))) for span in parts[3].split(",") if span)
-        return parts[0], (int(parts[1]), int(parts[2])), spans  # type: ignore[return-value]
-    except ValueError:
-        return None
-
-
-def _open_button(target: str, label: str, hint: str, kind: str = "qa-open") -> str:
-    return (
-        f'<button type="button" class="{kind}" value="{_attribute(target)}" title="{_attribute(hint)}">{label}</button>'
-    )
-
 
 # ---------------------------------------------------------------- answer cards
 
@@ -569,133 +438,6 @@ def render_error(message: str) -> str:
 def render_saved(target: str, message: str) -> str:
     """Feedback confirmation; ``target`` names the card it belongs to, so the page script can show it there."""
     return f'<div class="qa-saved" title="{_attribute(target)}">{_text(message)}</div>'
-
-
-# ---------------------------------------------------------------- articles tab
-
-
-@dataclass(frozen=True)
-class ArticleRow:
-    """One indexed article as the Articles tab lists it."""
-
-    article_id: str
-    title: str
-    source: str
-    path: str  # relative to the corpus; "file.jsonl#3" for the fourth record of a JSON Lines file
-    passages: int
-    date: str | None  # the article's own date, when its file gave one
-    file_date: str | None = None  # the file's last change (YYYY-MM-DD), shown when the article has no date
-    changed: float = 0.0  # the file's last change (POSIX time): orders articles of one day, newest first
-
-    @property
-    def shown_date(self) -> str:
-        return self.date or self.file_date or ""
-
-
-def sort_articles(rows: Sequence[ArticleRow]) -> list[ArticleRow]:
-    """Newest first (the article's date, else its file's; files of one day by their time), undated last;
-    then by title."""
-    by_title = sorted(rows, key=lambda row: (row.title.casefold(), row.path))
-    return sorted(by_title, key=lambda row: (row.shown_date != "", row.shown_date, row.changed), reverse=True)
-
-
-def filter_articles(rows: Sequence[ArticleRow], query: str) -> list[ArticleRow]:
-    """Rows whose title, source, date or file name contain every word of ``query`` (any case)."""
-    words = query.casefold().split()
-    return [
-        row
-        for row in rows
-        if all(word in f"{row.title} {row.source} {row.shown_date} {row.path}".casefold() for word in words)
-    ]
-
-
-def _date_cell(row: ArticleRow) -> str:
-    if row.date:
-        return _text(row.date)
-    if row.file_date:
-        return f'<span class="qa-file-date" title="the article has no date; this is when its file last changed">{_text(row.file_date)} (file)</span>'
-    return "—"
-
-
-_ARTICLE_COLUMNS = (("Title", ""), ("Source", ""), ("Date", ""), ("Passages", ' class="qa-num"'))
-
-
-def render_article_table(rows: Sequence[ArticleRow], query: str = "") -> str:
-    if not rows:
-        return '<div class="qa-note">No articles indexed yet; add some above.</div>'
-    shown = filter_articles(sort_articles(rows), query)
-    if not shown:
-        return f'<div class="qa-note">No article matches “{_text(query.strip())}”.</div>'
-    body = "".join(
-        f'<tr><td class="qa-title">{_title(row.title)}</td><td>{_text(row.source)}</td>'
-        f'<td class="qa-date">{_date_cell(row)}</td><td class="qa-num">{row.passages}</td></tr>'
-        for row in shown
-    )
-    count = f"{len(shown)} of {len(rows)} articles" if len(shown) < len(rows) else f"{len(rows)} articles"
-    heads = "".join(
-        f'<th{extra}><button type="button" class="qa-sort" value="{column}" title="Sort by {name.lower()}">'
-        f"{name}</button></th>"
-        for column, (name, extra) in enumerate(_ARTICLE_COLUMNS)
-    )
-    return (
-        f'<div class="qa-note">{count}, newest first (click a column to sort)</div>'
-        f'<table class="qa-articles"><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>'
-    )
-
-
-def render_article_view(row: ArticleRow, text: str) -> str:
-    return (
-        f'<section class="qa-card">{meta_line(row.title, row.source, row.date, None)}'
-        f'<div class="qa-article-text qa-article-full">{render_article(text)}</div></section>'
-    )
-
-
-def render_remove_prompt(row: ArticleRow, file_name: str, articles_in_file: int) -> str:
-    others = f" It holds {articles_in_file} articles; all of them are removed." if articles_in_file > 1 else ""
-    return (
-        f'<div class="qa-status qa-confirm">Remove “{_text(row.title)}” from the corpus? '
-        f"Its file <code>{_text(file_name)}</code> moves to the corpus trash; Undo brings it back."
-        f"{_text(others)}</div>"
-    )
-
-
-def render_index_report(report: SyncReport | None, notes: Sequence[str], problems: Sequence[str]) -> str:
-    """What an upload or removal did: ``notes`` about files, then the index sync, then problems."""
-    lines = [_text(note) for note in notes]
-    if report is not None:
-        lines.append(
-            f"Index updated: {report.added} added, {report.updated} updated, {report.removed} removed, "
-            f"{report.unchanged} unchanged; {report.passages} passages in total."
-        )
-    problems = [*problems, *(report.problems if report is not None else [])]
-    items = "".join(f"<li>{_text(problem)}</li>" for problem in problems)
-    problem_list = f"<div>Not indexed:</div><ul>{items}</ul>" if problems else ""
-    return '<div class="qa-status">' + "<br>".join(lines) + problem_list + "</div>"
-
-
-def _some(paths: Sequence[str], shown: int = 5) -> str:
-    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
-    return ", ".join(_text(path) for path in paths[:shown]) + more
-
-
-def render_drift(unindexed: Sequence[str], gone: Sequence[str]) -> str:
-    """Where the corpus folder and the index disagree (a sync failed or was cut short), and how to fix it."""
-    if not unindexed and not gone:
-        return ""
-    lines = [f"In the folder but not yet indexed: {_some(unindexed)}."] if unindexed else []
-    if gone:
-        lines.append(f"Still indexed although their file has left the folder: {_some(gone)}.")
-    return '<div class="qa-status qa-drift">' + "<br>".join(lines) + "<br>Press “Sync now” to index the folder.</div>"
-
-
-def render_header(articles: int, passages: int) -> str:
-    return (
-        f'<div id="qa-header"><h1>{APP_TITLE}</h1>'
-        f"<p>Answers quoted from {articles} indexed article{'s' if articles != 1 else ''} ({passages} passages), "
-        "each with the sentence it comes from.</p></div>"
-    )
-
-
 
 
 # ---------------------------------------------------------------- export
