@@ -442,6 +442,8 @@ def test_narrow_screen_keeps_the_question_box_visible_and_words_whole(
         )
         assert set(lines) == {1}  # one line each: "2026-12-03 (file)" is never broken
         assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+        table = browser.find_element(By.CSS_SELECTOR, "table.qa-articles")  # its long markup title wraps inside
+        assert browser.execute_script("return arguments[0].getBoundingClientRect().right <= window.innerWidth", table)
     finally:
         browser.set_window_size(1280, 1100)
 
