@@ -321,3 +321,14 @@ def test_a_weak_answer_from_another_article_or_a_rival_in_the_same_article_is_no
     same, retrieved = _two_reports([("new", "Nineteen", 3.0), ("new", "Chief Holt", 2.9)])
     shown = AnswerPolicy(0.5).decide("How many passengers were injured?", same, retrieved)
     assert not shown.articles_differ and [a.text for a in shown.answers] == ["Nineteen"]
+
+
+def test_articles_differ_by_how_firmly_each_article_answers_not_by_the_rank_based_confidence():
+    found, retrieved = _two_reports([("new", "Nineteen", 3.0), ("old", "Twelve", 2.0)])
+    # a confidence model that all but dismisses any candidate below the first, as rank features do
+    coef = tuple(-8.0 if name == "reader_rank" else 0.0 for name in FEATURES)
+    model = ConfidenceModel((0.0,) * len(FEATURES), (1.0,) * len(FEATURES), coef, 2.0)
+    shown = AnswerPolicy(0.5, model=model).decide("How many passengers were injured?", found, retrieved)
+    nineteen, twelve = shown.answers
+    assert twelve.score < 0.1 * nineteen.score  # shown with its own (low) confidence, not hidden
+    assert shown.articles_differ and twelve.role == "alternative"
