@@ -259,8 +259,12 @@ def test_a_citation_opens_the_whole_article_at_the_cited_sentence_in_one_pane(
     cited = pane_text.find_element(By.CSS_SELECTOR, ".qa-cited").text
     assert cited in primary.find_element(By.CSS_SELECTOR, ".qa-quote").text
     assert "the largest of any university in the world" in pane_text.get_attribute("textContent")
-    assert scrollers(browser, browser.find_element(By.ID, "qa-pane")) in ([], ["qa-pane-text"])  # one scroller at most
-    close_pane(browser)
+    pane = browser.find_element(By.ID, "qa-pane")
+    assert scrollers(browser, pane) in ([], ["qa-pane-text"])  # one scroller at most
+    assert pane.get_attribute("role") == "dialog"
+    assert browser.switch_to.active_element == browser.find_element(By.ID, "qa-pane-close")
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)  # Escape closes it too
+    wait(browser).until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#qa-pane .qa-pane-text"))
 
 
 def test_the_support_view_shows_every_passage_and_candidate_read(

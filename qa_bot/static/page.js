@@ -69,6 +69,7 @@
     });
   };
 
+  // A newly opened reading pane: announced as a dialog, its text scrolled to the marked sentence, Close focused.
   const scrollPane = () => {
     const text = document.querySelector("#qa-pane .qa-pane-text");
     if (!text || text.dataset.scrolled) return;
@@ -76,6 +77,10 @@
     if (!mark || !text.clientHeight) return;
     text.dataset.scrolled = "1";
     text.scrollTop = mark.offsetTop - text.offsetTop - text.clientHeight / 3;
+    const pane = document.getElementById("qa-pane");
+    pane.setAttribute("role", "dialog");
+    pane.setAttribute("aria-label", "The article, at the cited sentence");
+    document.getElementById("qa-pane-close")?.focus({ preventScroll: true });
   };
 
   const sortState = { column: null, descending: false };
