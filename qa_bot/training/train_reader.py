@@ -55,6 +55,8 @@ class TrainConfig:
     unanswerables: int = 0  # questions edited so that their own paragraph no longer answers them
     echoes: int = 0  # questions whose own paragraph gets a question-echo sentence (label unchanged)
     echo_negatives: int = 0  # wrong paragraphs of the question's article with a question-echo sentence (no answer)
+    # no-answer questions in the categories of crowd-written SQuAD 2.0 ones (qa_bot/training/crowd_unanswerables.py)
+    crowd_unanswerables: int = 0
     # JSON lines of the reader's own confident mistakes (python -m qa_bot.training.hard_examples), added as they are
     hard_examples: str = ""
     # Write the examples made from --squad (JSON lines, .gz allowed) and stop, or train on such a file instead:
@@ -206,6 +208,7 @@ def prepare_examples(config: TrainConfig) -> list[SquadExample]:
         mine_pools,
         unanswerable_examples,
     )
+    from qa_bot.training.crowd_unanswerables import crowd_unanswerables
 
     articles = load_squad(config.squad)
     train_articles, _ = split_articles(articles, config.holdout_fraction, config.seed)
@@ -227,6 +230,7 @@ def prepare_examples(config: TrainConfig) -> list[SquadExample]:
     wrong_paragraphs = wrong_paragraph_examples(train_articles, 1.0, config.seed + 4) if config.echo_negatives else []
     echo_negatives = echo_negative_examples(wrong_paragraphs, pools, config.echo_negatives, config.seed + 5)
     hard = read_examples(config.hard_examples) if config.hard_examples else []
+    crowd = crowd_unanswerables(train_articles, config.crowd_unanswerables, config.seed + 6)
     log.info(
         "%d training questions from %d articles, %d wrong-paragraph negatives, %d with distractors, %d unanswerable,"
         " %d with echoes, %d echo negatives, %d hard examples",
@@ -239,7 +243,8 @@ def prepare_examples(config: TrainConfig) -> list[SquadExample]:
         len(echo_negatives),
         len(hard),
     )
-    return positives + negatives + distracted + edited + echoed + echo_negatives + hard
+    log.info("%d crowd-style unanswerables", len(crowd))
+    return positives + negatives + distracted + edited + echoed + echo_negatives + hard + crowd
 
 
 def build_model(config: TrainConfig, backbone: str) -> torch.nn.Module:
