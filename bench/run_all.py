@@ -33,6 +33,7 @@ SCRIPTS = (
     "bench_ask",
     "bench_retrieval",
     "bench_reader",
+    "bench_readers",
     "bench_serve",
     "bench_ann",
     "bench_large_index",

@@ -214,6 +214,7 @@ def summarise(predictions: Sequence[Prediction]) -> dict:
         "HasAns_EM": has_em,
         "HasAns_F1": has_f1,
         "NoAns_accuracy": mean(float(not p.answer) for p in unanswerable),
+        "HasAns_answered": mean(float(bool(p.answer)) for p in answerable),
         "answered": mean(float(bool(p.answer)) for p in predictions),
         "by_type": by_type,
         "latency_ms": {

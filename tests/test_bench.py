@@ -83,6 +83,16 @@ def test_reader_batching(workdir: Path) -> None:
 
 
 @pytest.mark.slow
+def test_readers_are_measured_side_by_side_on_squad_and_crowd_style_unanswerables(workdir: Path) -> None:
+    figures, _ = run_bench("bench_readers", workdir, "--readers", "fast,accurate", "--precisions", "fp32,int8")
+
+    for reader in ("fast reader (fp32)", "fast reader (int8)", "accurate reader (fp32)", "accurate reader (int8)"):
+        assert 0 <= figures[f"{reader}: held-out SQuAD F1 in context"]["value"] <= 100
+        refused = figures[f"{reader}: crowd-style unanswerables refused"]
+        assert 0 <= refused["value"] <= 100 and refused["target"] == ">= 70"
+
+
+@pytest.mark.slow
 def test_serve_memory_is_measured_on_a_live_server(workdir: Path) -> None:
     figures, _ = run_bench("bench_serve", workdir)
     peak_gib = figures["qa-bot serve peak RSS (index loaded, 1 question)"]["value"]
