@@ -4,7 +4,7 @@ Each reader reads each question with its own paragraph only (``qa-bot eval --mod
 dev set (qa_bot/training/crowd_unanswerables.py) holds unanswerable edits of held-out questions in the categories
 of crowd-written SQuAD 2.0 ones, with every question of the same paragraphs.
 
-python bench/bench_readers.py [--quick] [--readers fast,accurate] [--limit 500]
+python bench/bench_readers.py [--quick] [--readers fast,accurate] [--precisions fp32,int8] [--limit 300]
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> None:
         argv,
         **{
             "--readers": {"default": "fast,accurate", "help": "QA_BOT_READER values, comma-separated"},
-            "--precisions": {"default": "fp32", "help": "e.g. fp32,int8: each reader at each precision"},
-            "--limit": {"type": int, "default": 500, "help": "questions per data set"},
+            "--precisions": {"default": "fp32,int8", "help": "e.g. fp32,int8: each reader at each precision"},
+            "--limit": {"type": int, "default": 300, "help": "questions per data set"},
         },
     )
     heldout = heldout_articles(args)
