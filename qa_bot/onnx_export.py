@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from qa_bot.checksums import sha256_of
 from qa_bot.errors import QABotError
 
 RECIPE = "onnx17-eager-fused-bert-mean-pool-l2-int8-dynamic-per-channel-matmul-attention-v2"  # change with the export
@@ -210,14 +211,6 @@ def folder_name(model: Any, name_or_path: str, recipe: str) -> str:
     return f"{Path(name_or_path).name or 'model'}-{digest.hexdigest()[:16]}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(4 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _is_valid(export: Export, folder: Path) -> bool:
     try:
         record = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
@@ -225,7 +218,7 @@ def _is_valid(export: Export, folder: Path) -> bool:
         return (
             record.get("recipe") == export.recipe
             and export.model_file in files
-            and all(_sha256(folder / name) == digest for name, digest in files.items())
+            and all(sha256_of(folder / name) == digest for name, digest in files.items())
         )
     except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return False
@@ -263,7 +256,7 @@ def _export_into(export: Export, folder: Path) -> Path:
     written = sorted(file for file in folder.iterdir() if file.name != RECORD_FILE)
     record = {
         "recipe": export.recipe,
-        "sha256": {file.name: _sha256(file) for file in written},
+        "sha256": {file.name: sha256_of(file) for file in written},
         "bytes": sum(file.stat().st_size for file in written),
     }
     (folder / RECORD_FILE).write_text(json.dumps(record, indent=2), encoding="utf-8")
