@@ -44,7 +44,15 @@ def merge(adapter: Path, base: Path, out: Path) -> None:
         from peft import PeftModel
     except ImportError:
         raise QABotError("the accurate reader needs peft: pip install 'qa-bot[accurate]'") from None
-    model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
+    from transformers.utils import logging as transformers_logging
+
+    # The backbone has no QA head of its own (the adapter brings it): transformers' report of it is noise here.
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
     merged = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     merged.save_pretrained(out, safe_serialization=True)
 
