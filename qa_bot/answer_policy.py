@@ -26,10 +26,11 @@ From the candidate answers the reader found (``qa_bot.citations.cite_spans``):
 
 Everything else is withheld, each candidate with the reason (``withheld_because``).
 
-The fitted parameters are ``qa_bot/models/answer_policy.json``; they hold for the
-reader they were fitted with. Without a valid policy file for the reader in use (a missing or damaged file, or
-another reader), the **fallback** is: confidence = the reader's calibrated score, candidates ranked by it, the
-reader's no-answer threshold, list items as above, no alternatives.
+The fitted parameters are ``answer_policy.json`` in the folder of the reader they were fitted with
+(``qa_bot/models/reader/answer_policy.json`` for the fast reader) and hold for that reader only. Without a valid
+policy file for the reader in use (a missing or damaged file, or one fitted for another reader), the **fallback**
+is: confidence = the reader's calibrated score, candidates ranked by it, the reader's no-answer threshold, list
+items as above, no alternatives.
 """
 
 from __future__ import annotations
@@ -44,12 +45,13 @@ from pathlib import Path
 
 import numpy as np
 
+from qa_bot.adapters import ADAPTER_WEIGHTS
 from qa_bot.citations import Candidate, normalize_answer
-from qa_bot.settings import PACKAGE_DIR, READER_CONFIG
+from qa_bot.settings import READER_CONFIG
 from qa_bot.types import Answer, Citation, Retrieved
 
-BUNDLED_POLICY = PACKAGE_DIR / "models" / "answer_policy.json"
-READER_WEIGHTS = "model.safetensors"
+POLICY_FILE = "answer_policy.json"  # in the folder of the reader it was fitted for
+READER_WEIGHTS = ("model.safetensors", ADAPTER_WEIGHTS)  # a full model, or a LoRA adapter with its QA head
 DIFFER_SHARE = 0.6  # another article's answer read this firmly (share of the answer's reader score) disagrees
 
 # Why a candidate was withheld (Answer.withheld_because).
@@ -399,13 +401,14 @@ class AnswerPolicy:
 
 
 def reader_fingerprint(reader_path: str | Path) -> str | None:
-    """sha256 over the reader folder's weights and calibration (score scaling and threshold, not the quality
-    records kept beside them); None when it is not a folder with weights."""
+    """sha256 over the reader folder's weights (the full model's, or the adapter's) and calibration (score scaling
+    and threshold, not the quality records kept beside them); None when it is not a folder with weights."""
     folder = Path(reader_path)
-    if not (folder / READER_WEIGHTS).is_file():
+    weights = next((folder / name for name in READER_WEIGHTS if (folder / name).is_file()), None)
+    if weights is None:
         return None
     digest = hashlib.sha256()
-    with (folder / READER_WEIGHTS).open("rb") as handle:
+    with weights.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     config_path = folder / READER_CONFIG
@@ -444,10 +447,11 @@ def policy_from_json(record: dict) -> AnswerPolicy:
 
 
 def load_policy(
-    reader_path: str | Path, reader_threshold: float, path: str | Path = BUNDLED_POLICY
+    reader_path: str | Path, reader_threshold: float, path: str | Path | None = None
 ) -> tuple[AnswerPolicy, str | None]:
-    """The fitted policy for this reader, or the fallback and one line saying why."""
-    path = Path(path)
+    """The fitted policy for this reader (``path``, by default its folder's POLICY_FILE), or the fallback and one
+    line saying why."""
+    path = Path(reader_path) / POLICY_FILE if path is None else Path(path)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         if record.get("reader_fingerprint") != reader_fingerprint(reader_path):

@@ -89,7 +89,7 @@ def _open_live(index_dir: Path, embedder: Embedder, settings: Settings) -> _Live
 
 
 def policy_for(settings: Settings, reader: Reader) -> AnswerPolicy:
-    """The bundled answer policy for this reader (or the fallback, with a warning); the threshold setting wins."""
+    """The answer policy in this reader's folder (or the fallback, with a warning); the threshold setting wins."""
     policy, problem = load_policy(settings.reader_path(), reader.threshold)
     if problem:
         logger.warning(problem)
@@ -130,7 +130,7 @@ class QABot:
         policy: AnswerPolicy | None = None,
     ) -> QABot:
         """A bot over an index version already loaded, with models already loaded (shared between bots);
-        ``policy`` defaults to the bundled answer policy for ``reader``."""
+        ``policy`` defaults to the answer policy in ``reader``'s folder."""
         index.check_embedder(embedder.identity())
         return cls(index.index_dir, settings, embedder, reader, _live_over(index, embedder, settings), policy)
 

@@ -192,11 +192,12 @@ def test_question_overlap_and_shape():
 # ---------------------------------------------------------------- the policy file
 
 
-def write_policy(folder: Path, reader_dir: Path, **changes) -> Path:
+def write_policy(reader_dir: Path, fitted_for: Path | None = None, **changes) -> Path:
+    """A policy file in ``reader_dir``, fitted for ``fitted_for`` (by default that reader)."""
     from qa_bot.answer_policy import reader_fingerprint
 
     record = {
-        "reader_fingerprint": reader_fingerprint(reader_dir),
+        "reader_fingerprint": reader_fingerprint(fitted_for or reader_dir),
         "answer_threshold": 0.42,
         "rerank": True,
         "alternative_margin": 0.05,
@@ -208,7 +209,7 @@ def write_policy(folder: Path, reader_dir: Path, **changes) -> Path:
             "intercept": -1.0,
         },
     } | changes
-    path = folder / "answer_policy.json"
+    path = reader_dir / "answer_policy.json"
     path.write_text(json.dumps(record))
     return path
 
@@ -222,13 +223,36 @@ def reader_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def test_a_policy_fitted_for_this_reader_is_used(reader_dir: Path, tmp_path: Path):
-    policy, problem = load_policy(reader_dir, 0.3, write_policy(tmp_path, reader_dir))
+def adapter_folder(parent: Path, name: str, weights: bytes) -> Path:
+    """A LoRA reader folder as train_reader saves it: adapter weights and config, no model.safetensors."""
+    folder = parent / name
+    folder.mkdir()
+    (folder / "adapter_model.safetensors").write_bytes(weights)
+    (folder / "adapter_config.json").write_text('{"base_model_name_or_path": "all-mpnet-base-v2", "r": 16}')
+    return folder
+
+
+def test_a_policy_fitted_for_this_reader_is_used(reader_dir: Path):
+    write_policy(reader_dir)
+    policy, problem = load_policy(reader_dir, 0.3)  # the policy beside the reader, by default
     assert problem is None and policy.source == "fitted"
     assert (policy.answer_threshold, policy.rerank, policy.alternative_margin) == (0.42, True, 0.05)
     found = candidates(SEED_SPANS)
     top = policy.decide("Which bases host Coalition troops?", found, RETRIEVED).answers[0]
     assert top.score == pytest.approx(1 / (1 + math.exp(-(0.5 * 9.0 - 1.0))))
+
+
+def test_an_adapter_reader_is_recognised_by_its_own_adapter_weights(tmp_path: Path):
+    accurate = adapter_folder(tmp_path, "accurate", b"adapter A")
+    other = adapter_folder(tmp_path, "other", b"adapter B")
+    write_policy(accurate)
+    write_policy(other, fitted_for=accurate)
+    policy, problem = load_policy(accurate, 0.3)
+    assert problem is None and policy.source == "fitted"
+    policy, problem = load_policy(other, 0.3)  # fitted for another adapter
+    assert policy.source == "fallback" and "another reader" in problem
+    (accurate / "reader_config.json").write_text('{"no_answer_threshold": 0.6}')  # recalibrated: refit
+    assert load_policy(accurate, 0.3)[0].source == "fallback"
 
 
 @pytest.mark.parametrize(
@@ -244,12 +268,9 @@ def test_a_policy_fitted_for_this_reader_is_used(reader_dir: Path, tmp_path: Pat
     ],
     ids=["missing", "not-json", "another-reader", "other-features", "incomplete"],
 )
-def test_a_missing_or_unusable_policy_falls_back_to_the_reader_scores_with_one_line(
-    reader_dir: Path, tmp_path: Path, damage
-):
-    path = write_policy(tmp_path, reader_dir)
-    damage(path)
-    policy, problem = load_policy(reader_dir, 0.3, path)
+def test_a_missing_or_unusable_policy_falls_back_to_the_reader_scores_with_one_line(reader_dir: Path, damage):
+    damage(write_policy(reader_dir))
+    policy, problem = load_policy(reader_dir, 0.3)
     assert policy == AnswerPolicy(answer_threshold=0.3) and policy.source == "fallback"
     assert problem and "\n" not in problem and "reader" in problem
     shown = policy.decide("Which bases host Coalition troops?", candidates(SEED_SPANS), RETRIEVED)
@@ -257,12 +278,19 @@ def test_a_missing_or_unusable_policy_falls_back_to_the_reader_scores_with_one_l
     assert shown.answers[0].score == pytest.approx(1 / (1 + math.exp(-9.0)))  # the reader's own score
 
 
+def test_a_policy_file_elsewhere_can_be_named(reader_dir: Path, tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    path = write_policy(elsewhere, fitted_for=reader_dir)
+    assert load_policy(reader_dir, 0.3, path)[0].source == "fitted"
+    assert load_policy(reader_dir, 0.3)[0].source == "fallback"  # nothing beside the reader
+
+
 @pytest.mark.release
 def test_the_bundled_policy_is_valid_for_the_bundled_reader():
-    from qa_bot.answer_policy import BUNDLED_POLICY
     from qa_bot.settings import BUNDLED_READER
 
-    policy, problem = load_policy(BUNDLED_READER, 0.3, BUNDLED_POLICY)
+    policy, problem = load_policy(BUNDLED_READER, 0.3)
     assert problem is None, problem
     assert 0.0 < policy.answer_threshold < 1.0 and policy.model is not None
     unseen = policy.report["checked_on_unseen_articles"]

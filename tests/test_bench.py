@@ -240,7 +240,7 @@ def test_the_pages_are_rendered_from_the_recorded_figures_and_the_shipped_model_
         page = (tmp_path / f"{row['page']}.md").read_text()
         assert f"| {row['name']} | {row['result']} |" in page and f"`{row['command']}` ({row['measured']})" in page
     assert "{{" not in benchmarks and "{{" not in (tmp_path / "accuracy.md").read_text()
-    policy = json.loads((REPO_ROOT / "qa_bot" / "models" / "answer_policy.json").read_text())
+    policy = json.loads((REPO_ROOT / "qa_bot" / "models" / "reader" / "answer_policy.json").read_text())
     answered = policy["report"]["checked_on_unseen_articles"]["answered"]
     assert f"| questions answered | {answered:.1f}% |" in (tmp_path / "accuracy.md").read_text()
     text = readme.read_text()

@@ -1,6 +1,9 @@
 """Fit the answer policy (qa_bot/answer_policy.py) on held-out full-pipeline reads, check it on unseen articles.
 
-    python -m qa_bot.training.fit_answer_policy --heldout artifacts/heldout.json --out qa_bot/models/answer_policy.json
+    QA_BOT_READER=fast python -m qa_bot.training.fit_answer_policy --heldout artifacts/heldout.json
+
+The policy is fitted for the reader in use (``QA_BOT_READER``: ``fast``, ``accurate`` or a folder) and written
+beside it, ``answer_policy.json`` in the reader's folder, unless ``--out`` names another file.
 
 The held-out articles are split in two halves by article, the same split the reader's threshold was calibrated
 with (``qa_bot.training.calibrate``): the policy is fitted on one half and checked on the other. Each half is
@@ -38,7 +41,14 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from qa_bot.answer_policy import FEATURES, AnswerPolicy, ConfidenceModel, candidate_features, reader_fingerprint
+from qa_bot.answer_policy import (
+    FEATURES,
+    POLICY_FILE,
+    AnswerPolicy,
+    ConfidenceModel,
+    candidate_features,
+    reader_fingerprint,
+)
 from qa_bot.citations import Candidate, cite_spans
 from qa_bot.errors import QABotError
 from qa_bot.eval import ShownScore, score_shown, shown_summary, write_corpus
@@ -432,9 +442,14 @@ def fit_report(
     }
 
 
+def policy_path(out: Path | None, settings: Settings) -> Path:
+    """Where the policy is written: ``out``, or beside the reader it is fitted for (where the bot looks for it)."""
+    return out or Path(settings.reader_path()) / POLICY_FILE
+
+
 def run(
     heldout: Path,
-    out: Path,
+    out: Path | None,
     work: Path,
     fit_questions: int,
     check_questions: int,
@@ -445,6 +460,7 @@ def run(
     settings: Settings,
     log=print,
 ) -> dict:
+    """Read, fit, check and write the policy (to ``out``, by default the reader's folder); returns what it wrote."""
     began = time.perf_counter()
     halves, fingerprint, fallback = read_halves(
         heldout, work, fit_questions, check_questions, absent_share, settings, log
@@ -461,14 +477,17 @@ def run(
         "targets": {"precision": precision, "min_answered": min_answered, "min_rerank_gain": min_rerank_gain},
         "report": fit_report(policy, fallback, halves, fit, check, oof, gain),
         "command": (
-            f"python -m qa_bot.training.fit_answer_policy --heldout {heldout} --out {out}"
-            f" --fit-questions {fit_questions} --check-questions {check_questions}"
+            (f"QA_BOT_READER={settings.reader} " if settings.reader else "")
+            + f"python -m qa_bot.training.fit_answer_policy --heldout {heldout}"
+            + (f" --out {out}" if out else "")
+            + f" --fit-questions {fit_questions} --check-questions {check_questions}"
         ),
         "date": date.today().isoformat(),
         "minutes": round((time.perf_counter() - began) / 60, 1),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    target = policy_path(out, settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     check_file = work / "heldout-check.json"
     check_data = {"version": "1.1", "data": halves["check"].articles}
     check_file.write_text(json.dumps(check_data, ensure_ascii=False), encoding="utf-8")
@@ -478,7 +497,7 @@ def run(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heldout", type=Path, required=True, help="held-out SQuAD articles (python -m qa_bot.eval)")
-    parser.add_argument("--out", type=Path, required=True, help="policy JSON to write")
+    parser.add_argument("--out", type=Path, help="policy JSON to write (default: the reader folder's answer_policy.json)")
     parser.add_argument("--work", type=Path, default=Path("artifacts/answer-policy"), help="indexes and read cache")
     # About 550 reads with the absent-article twins: 1.5 s each on 2 cores shared with reader training (~14 minutes)
     parser.add_argument("--fit-questions", type=int, default=300, help="answerable questions read from the fit half")
@@ -488,6 +507,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--min-answered", type=float, default=0.87, help="share of questions that must be answered")
     parser.add_argument("--min-rerank-gain", type=float, default=0.01, help="top-1 precision gain to keep re-ranking")
     args = parser.parse_args(argv)
+    settings = Settings()
     try:
         record = run(
             args.heldout,
@@ -499,13 +519,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.precision,
             args.min_answered,
             args.min_rerank_gain,
-            Settings(),
+            settings,
         )
     except QABotError as error:
         raise SystemExit(f"error: {error}") from None
     print(json.dumps(record["report"], indent=2))
     print(
-        f"wrote {args.out} in {record['minutes']} minutes; unseen half for qa-bot eval: {args.work}/heldout-check.json"
+        f"wrote {policy_path(args.out, settings)} in {record['minutes']} minutes;"
+        f" unseen half for qa-bot eval: {args.work}/heldout-check.json"
     )
     return 0
 
