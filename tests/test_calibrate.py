@@ -102,6 +102,9 @@ def test_threshold_is_checked_on_other_articles_than_it_is_fitted_on(tmp_path: P
     fit_articles = {e.article for e in fit.positives + fit.negatives}
     check_articles = {e.article for e in check.positives + check.negatives}
     assert fit_articles and check_articles and not fit_articles & check_articles
+    # crowd-style unanswerables are made from each half's own articles, never from the half it is checked on
+    assert fit.crowd and check.crowd and all(not e.answers for e in fit.crowd + check.crowd)
+    assert {e.article for e in fit.crowd} <= fit_articles and {e.article for e in check.crowd} <= check_articles
     assert fit_articles | check_articles == {a["title"] for a in held_out}
     assert len(fit.positives) + len(check.positives) == sum(1 for _ in iter_examples(held_out))
 
@@ -128,6 +131,7 @@ def test_run_writes_the_calibration_the_reader_then_uses(tmp_path: Path, monkeyp
     assert written["no_answer_threshold"] == result.no_answer_threshold
     assert written["score_calibration"] == {"scale": result.score_scale, "bias": result.score_bias}
     assert written["calibration"]["fitted"]["answerable"] == 4 and written["calibration"]["data"] == "squad.json.gz"
+    assert written["check_on_other_articles"]["crowd_unanswerable"] == checked.crowd_unanswerable > 0
     assert written["check_on_other_articles"] == asdict(checked)
     reader = Reader(str(reader_dir), Settings(reader_precision="fp32"))
     assert reader.threshold == result.no_answer_threshold

@@ -37,6 +37,7 @@ from qa_bot.settings import BUNDLED_READER, Settings
 from qa_bot.spans import ScoreCalibration
 from qa_bot.squad import SquadExample, iter_examples, load_squad, split_articles
 from qa_bot.training.adversarial import AnswerPools, mine_pools, unanswerable_examples
+from qa_bot.training.crowd_unanswerables import crowd_unanswerables
 from qa_bot.training.squad_data import wrong_paragraph_examples
 from qa_bot.types import Passage, Span
 
@@ -72,11 +73,22 @@ class Rejection:
     no_answer_precision: float  # of the questions given "no answer", the share that had none
     unanswerable: int = 0  # edited questions their own paragraph does not answer (qa_bot/training/adversarial.py)
     unanswerable_refused_rate: float | None = None
+    crowd_unanswerable: int = 0  # of those, the crowd-style ones (qa_bot/training/crowd_unanswerables.py)
+    crowd_unanswerable_refused_rate: float | None = None
+
+
+def _refused_rate(scores: np.ndarray, threshold: float) -> float | None:
+    return round(float((scores < threshold).mean()), 4) if len(scores) else None
 
 
 def rejection_at(
-    threshold: float, positive: np.ndarray, negative: np.ndarray, unanswerable: np.ndarray | None = None
+    threshold: float,
+    positive: np.ndarray,
+    negative: np.ndarray,
+    unanswerable: np.ndarray | None = None,
+    crowd: int = 0,
 ) -> Rejection:
+    """Rates at ``threshold``; the last ``crowd`` of the unanswerable scores are the crowd-style ones."""
     unanswerable = np.zeros(0) if unanswerable is None else unanswerable
     rejected_negatives = int((negative < threshold).sum()) + int((unanswerable < threshold).sum())
     rejected_positives = int((positive < threshold).sum())
@@ -87,7 +99,9 @@ def rejection_at(
         rejected_rate=round(float((negative < threshold).mean()), 4),
         no_answer_precision=round(rejected_negatives / max(1, rejected_negatives + rejected_positives), 4),
         unanswerable=len(unanswerable),
-        unanswerable_refused_rate=round(float((unanswerable < threshold).mean()), 4) if len(unanswerable) else None,
+        unanswerable_refused_rate=_refused_rate(unanswerable, threshold),
+        crowd_unanswerable=crowd,
+        crowd_unanswerable_refused_rate=_refused_rate(unanswerable[len(unanswerable) - crowd :], threshold),
     )
 
 
@@ -122,8 +136,10 @@ def calibrate(
     wrong_paragraph: Sequence[Span | None],
     min_answered: float = 0.95,
     unanswerable: Sequence[Span | None] = (),
+    crowd: int = 0,
 ) -> Calibration:
-    """Platt scaling and threshold on answerable questions against wrong-paragraph and unanswerable ones."""
+    """Platt scaling and threshold on answerable questions against wrong-paragraph and unanswerable ones (the last
+    ``crowd`` of which are crowd-style)."""
     if not answerable or not wrong_paragraph:
         raise QABotError("Calibration needs both answerable and wrong-paragraph questions; use more held-out data.")
     right = np.array(
@@ -143,7 +159,7 @@ def calibrate(
     return Calibration(
         no_answer_threshold=threshold,
         min_answered=min_answered,
-        fitted=rejection_at(threshold, positive, negative, scores[n_answerable + n_wrong :]),
+        fitted=rejection_at(threshold, positive, negative, scores[n_answerable + n_wrong :], crowd),
         exact_match=round(float(np.mean(exact)), 4),
         score_scale=scaling.scale,
         score_bias=scaling.bias,
@@ -156,10 +172,16 @@ class HeldOutPairs:
     positives: list[SquadExample]  # answerable questions with their own paragraph
     negatives: list[SquadExample]  # the same questions with a wrong paragraph of the same article
     unanswerables: list[SquadExample]  # edited questions their own paragraph no longer answers
+    crowd: list[SquadExample]  # crowd-style unanswerables about the same articles
 
     @property
     def examples(self) -> list[SquadExample]:
-        return self.positives + self.negatives + self.unanswerables
+        return self.positives + self.negatives + self.unanswerables + self.crowd
+
+    def split(self, values: Sequence) -> tuple[Sequence, Sequence, Sequence]:
+        """``values`` in the order of ``examples``, as (answerable, wrong paragraph, unanswerable incl. crowd)."""
+        n_pos, n_neg = len(self.positives), len(self.negatives)
+        return values[:n_pos], values[n_pos : n_pos + n_neg], values[n_pos + n_neg :]
 
 
 def _pairs(articles: list[dict], limit: int, seed: int, pools: AnswerPools) -> HeldOutPairs:
@@ -169,7 +191,8 @@ def _pairs(articles: list[dict], limit: int, seed: int, pools: AnswerPools) -> H
     kept = {e.qid for e in positives}
     negatives = [n for n in wrong_paragraph_examples(articles, 1.0, seed) if n.qid.removesuffix("-neg") in kept]
     unanswerables = unanswerable_examples(positives, pools, len(positives) // 2, seed)
-    return HeldOutPairs(positives, negatives, unanswerables)
+    crowd = crowd_unanswerables(articles, len(positives) // 2, seed)
+    return HeldOutPairs(positives, negatives, unanswerables, crowd)
 
 
 def held_out_pairs(squad: str | Path, reader_dir: Path, limit: int) -> tuple[HeldOutPairs, HeldOutPairs]:
@@ -204,19 +227,13 @@ def run(
         reader, [(e.question, e.context) for e in fit_examples + check_examples], batch_size, progress=True
     )
     fit_spans, check_spans = spans[: len(fit_examples)], spans[len(fit_examples) :]
-    n_pos, n_neg = len(fit.positives), len(fit.negatives)
+    positive_spans, negative_spans, unanswerable_spans = fit.split(fit_spans)
     result = calibrate(
-        list(zip(fit.positives, fit_spans)), fit_spans[n_pos : n_pos + n_neg], min_answered, fit_spans[n_pos + n_neg :]
+        list(zip(fit.positives, positive_spans)), negative_spans, min_answered, unanswerable_spans, len(fit.crowd)
     )
     scaling = ScoreCalibration(result.score_scale, result.score_bias)
     check_scores = np.asarray(scaling(np.array([_logit(span) for span in check_spans])))
-    n_pos, n_neg = len(check.positives), len(check.negatives)
-    checked = rejection_at(
-        result.no_answer_threshold,
-        check_scores[:n_pos],
-        check_scores[n_pos : n_pos + n_neg],
-        check_scores[n_pos + n_neg :],
-    )
+    checked = rejection_at(result.no_answer_threshold, *check.split(check_scores), len(check.crowd))
     record = {
         "no_answer_threshold": result.no_answer_threshold,
         "score_calibration": {"scale": result.score_scale, "bias": result.score_bias},
@@ -254,7 +271,8 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"  {name} {rates.answerable} held-out questions: {rates.answered_rate:.1%} answered,"
             f" {rates.rejected_rate:.1%} of {rates.wrong_paragraph} wrong-paragraph twins rejected,"
-            f" {refused:.1%} of {rates.unanswerable} unanswerable questions refused,"
+            f" {refused:.1%} of {rates.unanswerable} unanswerable questions refused"
+            f" ({rates.crowd_unanswerable_refused_rate or 0.0:.1%} of the {rates.crowd_unanswerable} crowd-style ones),"
             f" 'no answer' precision {rates.no_answer_precision:.1%}"
         )
     print(f"  best-span exact match (answerable, unthresholded): {result.exact_match:.1%}")
