@@ -101,6 +101,7 @@ def answer_policy_rows(path: Path = ANSWER_POLICY) -> list[dict]:
             f">= {_share(precision)}",
             checked["shown_right"] >= 100 * precision,
         ),
+        *(unanswerable_rows(checked, precision, row) if "unanswerable_questions" in checked else []),
         row(
             "questions answered",
             _percent(checked["answered"]),
@@ -124,6 +125,24 @@ def answer_policy_rows(path: Path = ANSWER_POLICY) -> list[dict]:
         row(
             "top-1 precision, reader order / re-ranked by the confidence model",
             f"{_share(checked['top1_precision_reader_order'])} / {_share(checked['top1_precision_reranked'])}",
+        ),
+    ]
+
+
+def unanswerable_rows(checked: dict, precision: float, row: Callable[..., dict]) -> list[dict]:
+    """The policy check's rows on crowd-style unanswerable questions, where its fit asked some; the precision target
+    counts an answer shown to a question without a right answer as wrong."""
+    shown_right = checked["shown_right_with_unanswerables"]
+    return [
+        row(
+            "share of shown answers that are right, unanswerable questions included",
+            _percent(shown_right),
+            f">= {_share(precision)}",
+            shown_right >= 100 * precision,
+        ),
+        row(
+            "crowd-style unanswerable questions that still get an answer",
+            f"{_share(checked['unanswerable_answered'])} of {checked['unanswerable_questions']}",
         ),
     ]
 

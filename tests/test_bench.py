@@ -248,6 +248,26 @@ def test_the_pages_are_rendered_from_the_recorded_figures_and_the_shipped_model_
     assert f"| questions answered | {answered:.1f}% |" in text
 
 
+def test_a_policy_fitted_with_unanswerable_questions_shows_how_often_they_are_answered(tmp_path: Path) -> None:
+    pages = _bench_module("pages")
+    policy = json.loads(pages.ANSWER_POLICY.read_text())
+    checked = policy["report"]["checked_on_unseen_articles"]
+    for key in ("unanswerable_questions", "unanswerable_answered", "shown_right_with_unanswerables"):
+        checked.pop(key, None)
+    without, path = tmp_path / "without.json", tmp_path / "answer_policy.json"
+    without.write_text(json.dumps(policy))
+    before = {row["name"] for row in pages.answer_policy_rows(without)}
+    checked |= {"unanswerable_questions": 40, "unanswerable_answered": 0.275, "shown_right_with_unanswerables": 70.0}
+    path.write_text(json.dumps(policy))
+    rows = {row["name"]: row for row in pages.answer_policy_rows(path)}
+    assert set(rows) - before == {
+        "share of shown answers that are right, unanswerable questions included",
+        "crowd-style unanswerable questions that still get an answer",
+    }
+    assert rows["crowd-style unanswerable questions that still get an answer"]["result"] == "27.5% of 40"
+    assert rows["share of shown answers that are right, unanswerable questions included"]["verdict"] == "missed"
+
+
 @pytest.mark.release
 def test_the_committed_pages_show_what_the_recorded_figures_render(tmp_path: Path) -> None:
     """docs/benchmarks.md, docs/accuracy.md and the README's headline table are generated, never edited by hand:

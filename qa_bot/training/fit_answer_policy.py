@@ -8,17 +8,20 @@ beside it, ``answer_policy.json`` in the reader's folder, unless ``--out`` names
 The held-out articles are split in two halves by article, the same split the reader's threshold was calibrated
 with (``qa_bot.training.calibrate``): the policy is fitted on one half and checked on the other. Each half is
 indexed as its own corpus (under ``--work``, reused when unchanged) and a sample of its questions is asked
-through the real pipeline (hybrid retrieval of the top-k passages, then the reader), as users ask them; a share
-of the questions is asked again with their own article kept out of retrieval, the "not in these articles" case.
-These reads are cached in ``--work`` under a key of the reader, the embedder, the data and the settings, so
-refitting with other options takes seconds; a new reader reads again.
+through the real pipeline (hybrid retrieval of the top-k passages, then the reader), as users ask them. Two kinds
+of question have no right answer: a share of the questions asked again with their own article kept out of
+retrieval (the "not in these articles" case), and crowd-style unanswerables (``--unanswerable-share`` per
+answerable question; qa_bot.training.crowd_unanswerables) made from that half's own articles and asked with them.
+These reads are cached in ``--work`` under a key of the reader, the embedder, the data and the settings
+(qa_bot.training.policy_reads), so refitting with other options takes seconds; a new reader reads again.
 
 Fitted on the fitting half (candidate confidences out of fold, by article):
 - the confidence model: a logistic regression of "this candidate is right" (F1 >= 0.5 with a gold answer;
-  never, when its article is absent) on qa_bot.answer_policy.FEATURES;
+  never, when the question has no right answer) on qa_bot.answer_policy.FEATURES;
 - re-ranking by that confidence is kept when it raises top-1 precision by at least ``--min-rerank-gain``;
-- the answer threshold: the lowest at which the answers shown are right at ``--precision`` or better, unless
-  that answers fewer than ``--min-answered`` of the questions, in which case the highest that answers that many;
+- the answer threshold: the lowest at which the answers shown are right at ``--precision`` or better (over every
+  answer shown, one shown to a question without a right answer counting as wrong), unless that answers fewer than
+  ``--min-answered`` of the answerable questions, in which case the highest that answers that many;
 - the alternative margin: the widest at which the answers shown stay right at ``--precision`` (none if no
   width does).
 The check on the other half (what `qa-bot eval --mode open` reports on those articles) is stored in the file.
@@ -27,10 +30,7 @@ The check on the other half (what `qa-bot eval --mode open` reports on those art
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
 import json
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -55,28 +55,12 @@ from qa_bot.eval import ShownScore, score_shown, shown_summary, write_corpus
 from qa_bot.metrics import RIGHT_ANSWER_F1, f1_score
 from qa_bot.reader import TRAINING_CONFIG
 from qa_bot.settings import Settings
-from qa_bot.squad import SquadExample, iter_examples, load_squad_file, split_articles
+from qa_bot.squad import load_squad_file
+from qa_bot.training.policy_reads import CACHE_VERSION, Read, cache_key, half_questions, read_questions
 from qa_bot.types import Passage, Retrieved, Span
 
-CACHE_VERSION = 1
-ABSENT_EXTRA = 40  # passages retrieved beyond top-k so that top-k remain once the question's article is dropped
-QUESTIONS_PER_READ = 8  # questions per batched reader call
-SAVE_EVERY = 10  # reader calls between cache saves
 TRAIN_TOP = 3  # candidates per question the confidence model is fitted on
 MARGINS = tuple(round(m, 3) for m in np.arange(0.0, 0.505, 0.01))
-
-
-@dataclass(frozen=True)
-class Read:
-    """One question asked through the pipeline: what retrieval returned and every span the reader found."""
-
-    qid: str
-    question: str
-    answers: tuple[str, ...]
-    article: str
-    absent: bool  # its own article was kept out of retrieval: no right answer exists
-    retrieved: list[tuple[str, float, int, float | None, float | None]]  # passage_id, score, rank, dense, bm25
-    spans: list[tuple[str, int, int, float, float]]  # passage_id, start, end, score, span_logit
 
 
 @dataclass
@@ -87,102 +71,6 @@ class Half:
     articles: list[dict]
     index: object  # qa_bot.index.OpenIndex
     reads: list[Read]
-
-
-# ---------------------------------------------------------------- reads
-
-
-def sample_questions(
-    articles: list[dict], limit: int, absent_share: float, seed: int
-) -> list[tuple[SquadExample, bool]]:
-    """``limit`` answerable questions (all when 0) in a seeded order, each followed by its absent-article twin for
-    about ``absent_share`` of them; a smaller limit gives a prefix of a larger one, so cached reads carry over."""
-    examples = [e for e in iter_examples(articles) if e.answer_start >= 0]
-    random.Random(seed).shuffle(examples)
-    if limit > 0:
-        examples = examples[:limit]
-    sampled = []
-    for example in examples:
-        sampled.append((example, False))
-        if random.Random(f"{seed}:{example.qid}").random() < absent_share:
-            sampled.append((example, True))
-    return sampled
-
-
-def _cache_key(parts: dict) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def load_reads(path: Path, key: str) -> list[Read]:
-    """Reads cached under ``key`` (the reader, embedder, index and settings), [] when none or unreadable."""
-    if not path.is_file():
-        return []
-    try:
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            record = json.load(handle)
-        if record.get("key") != key:
-            return []
-        return [
-            Read(
-                **r
-                | {
-                    "answers": tuple(r["answers"]),
-                    "retrieved": [tuple(x) for x in r["retrieved"]],
-                    "spans": [tuple(x) for x in r["spans"]],
-                }
-            )
-            for r in record["reads"]
-        ]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-
-
-def save_reads(path: Path, key: str, reads: list[Read]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with gzip.open(partial, "wt", encoding="utf-8") as handle:
-        json.dump({"key": key, "reads": [asdict(r) for r in reads]}, handle)
-    partial.replace(path)  # a killed run leaves the previous cache whole
-
-
-def _retrieve(bot, example: SquadExample, absent: bool, top_k: int, article_ids: dict[str, str]):
-    if not absent:
-        return bot.retrieve(example.question, top_k)
-    own = article_ids[example.article.replace("_", " ")]  # corpus titles as qa_bot.eval.article_text writes them
-    kept = [r for r in bot.retrieve(example.question, top_k + ABSENT_EXTRA) if r.passage.article_id != own]
-    return [replace(r, rank=rank) for rank, r in enumerate(kept[:top_k])]
-
-
-def read_questions(
-    bot, questions: list[tuple[SquadExample, bool]], cache: Path, key: str, progress: bool = True
-) -> list[Read]:
-    """Ask every question through retrieval and the reader, as the bot does; reads already in ``cache`` for the
-    same questions are reused, and new ones are saved there as they come (an interrupted run resumes)."""
-    from tqdm import tqdm
-
-    store = {(r.qid, r.absent): r for r in load_reads(cache, key)}
-    todo = [(e, absent) for e, absent in questions if (e.qid, absent) not in store]
-    with bot.borrow_index() as index:
-        article_ids = {a["title"]: a["article_id"] for a in index.list_articles()}
-    with tqdm(total=len(todo), unit="question", disable=not progress or not todo) as bar:
-        for call, begin in enumerate(range(0, len(todo), QUESTIONS_PER_READ), start=1):
-            chunk = todo[begin : begin + QUESTIONS_PER_READ]
-            hits = [_retrieve(bot, e, absent, bot.settings.top_k, article_ids) for e, absent in chunk]
-            results = bot.reader.read_many([(e.question, [h.passage for h in hit]) for (e, _), hit in zip(chunk, hits)])
-            for (example, absent), hit, result in zip(chunk, hits, results):
-                store[(example.qid, absent)] = Read(
-                    qid=example.qid,
-                    question=example.question,
-                    answers=example.answers,
-                    article=example.article,
-                    absent=absent,
-                    retrieved=[(h.passage.passage_id, h.score, h.rank, h.dense_score, h.bm25_score) for h in hit],
-                    spans=[(s.passage_id, s.start, s.end, s.score, s.span_logit) for s in result.spans],
-                )
-            bar.update(len(chunk))
-            if call % SAVE_EVERY == 0 or begin + QUESTIONS_PER_READ >= len(todo):
-                save_reads(cache, key, list(store.values()))
-    return [store[(e.qid, absent)] for e, absent in questions]
 
 
 # ---------------------------------------------------------------- candidates and labels
@@ -221,7 +109,7 @@ def rebuild(half: Half) -> list[Question]:
             lambda a: texts.setdefault(a, index.article_text(a)),
         )
         right = np.array(
-            [not read.absent and f1_score(c.answer.text, read.answers) >= RIGHT_ANSWER_F1 for c in candidates],
+            [read.answerable and f1_score(c.answer.text, read.answers) >= RIGHT_ANSWER_F1 for c in candidates],
             dtype=bool,
         )
         features = candidate_features(read.question, candidates, retrieved)
@@ -270,7 +158,7 @@ def top1_precision(questions: list[Question], confidences: list[np.ndarray], rer
     """Share of answerable questions whose first-ranked candidate is right."""
     hits = []
     for question, confidence in zip(questions, confidences):
-        if question.read.absent:
+        if not question.read.answerable:
             continue
         if not question.candidates:
             hits.append(False)
@@ -297,7 +185,21 @@ def simulate(policy: AnswerPolicy, questions: list[Question], confidences: list[
 
 
 def scores(questions: list[Question], shown: list) -> list[ShownScore]:
-    return [score_shown(answers, q.read.answers) for q, answers in zip(questions, shown) if not q.read.absent]
+    """What the answerable questions are shown, scored against their gold answers."""
+    return [score_shown(answers, q.read.answers) for q, answers in zip(questions, shown) if q.read.answerable]
+
+
+def shown_right_share(questions: list[Question], shown: list) -> float | None:
+    """Percent of every answer shown that is right; an answer shown to a question without a right answer is wrong.
+    None when nothing is shown."""
+    right = [r for score in scores(questions, shown) for r in score.right]
+    right += [False for q, answers in zip(questions, shown) if not q.read.answerable for _ in answers]
+    return round(100 * sum(right) / len(right), 2) if right else None
+
+
+def _precise(questions: list[Question], shown: list, precision: float) -> bool:
+    share = shown_right_share(questions, shown)
+    return share is not None and share >= 100 * precision
 
 
 def choose_threshold(
@@ -307,17 +209,16 @@ def choose_threshold(
     precision: float,
     min_answered: float,
 ) -> float:
-    """See the module docstring; candidate thresholds are the top confidences themselves."""
-    tops = sorted({round(float(c.max()), 4) for c, q in zip(confidences, questions) if len(c) and not q.read.absent})
+    """See the module docstring; candidate thresholds are the answerable questions' top confidences (between two,
+    the higher answers the same answerable questions and shows no more unanswerable ones)."""
+    tops = sorted({round(float(c.max()), 4) for c, q in zip(confidences, questions) if len(c) and q.read.answerable})
     answered_enough = []
     for threshold in tops:
-        summary = shown_summary(
-            scores(questions, simulate(replace(policy, answer_threshold=threshold), questions, confidences))
-        )
-        if summary["answered"] < 100 * min_answered:
+        shown = simulate(replace(policy, answer_threshold=threshold), questions, confidences)
+        if shown_summary(scores(questions, shown))["answered"] < 100 * min_answered:
             break
         answered_enough.append(threshold)
-        if summary["shown_right"] >= 100 * precision:
+        if _precise(questions, shown, precision):
             return threshold
     if not answered_enough:
         raise QABotError("no threshold answers enough questions; check the reads")
@@ -329,10 +230,7 @@ def choose_margin(
 ) -> float | None:
     best = None
     for margin in MARGINS:
-        summary = shown_summary(
-            scores(questions, simulate(replace(policy, alternative_margin=margin), questions, confidences))
-        )
-        if summary["shown_right"] >= 100 * precision:
+        if _precise(questions, simulate(replace(policy, alternative_margin=margin), questions, confidences), precision):
             best = margin
     return best
 
@@ -352,9 +250,9 @@ def prepare_half(name: str, articles: list[dict], work: Path, settings: Settings
 def read_halves(
     heldout: Path,
     work: Path,
-    fit_questions: int,
-    check_questions: int,
+    limits: dict[str, int],
     absent_share: float,
+    unanswerable_share: float,
     settings: Settings,
     log=print,
 ) -> tuple[dict[str, Half], str, AnswerPolicy]:
@@ -370,15 +268,14 @@ def read_halves(
         raise QABotError(f"the reader {reader_path} is not a model folder; the policy is fitted for a local reader")
     config_path = Path(reader_path) / TRAINING_CONFIG
     seed = json.loads(config_path.read_text(encoding="utf-8")).get("seed", 13) if config_path.is_file() else 13
-    check_articles, fit_articles = split_articles(load_squad_file(heldout), 0.5, seed)
+    sampled = half_questions(load_squad_file(heldout), seed, limits, absent_share, unanswerable_share)
     embedder = Embedder.from_settings(settings)  # the backend users get (QA_BOT_EMBEDDER_BACKEND), not always torch
     reader = Reader(reader_path, settings)
     fallback = AnswerPolicy(answer_threshold=reader.threshold)
     halves = {}
-    for name, articles, limit in (("fit", fit_articles, fit_questions), ("check", check_articles, check_questions)):
+    for name, (articles, questions) in sampled.items():
         index = prepare_half(name, articles, work, settings, embedder)
-        questions = sample_questions(articles, limit, absent_share, seed)
-        key = _cache_key(
+        key = cache_key(
             {
                 "version": CACHE_VERSION,
                 "reader": fingerprint,
@@ -388,7 +285,8 @@ def read_halves(
                 "precision": settings.reader_precision,
             }
         )
-        log(f"{name} half: {len(questions)} questions ({sum(a for _, a in questions)} without their article)")
+        absent, crowd = sum(a for _, a in questions), sum(not e.answers for e, _ in questions)
+        log(f"{name} half: {len(questions)} questions ({absent} without their article, {crowd} crowd-style)")
         bot = QABot.from_parts(index, embedder, reader, settings, policy=fallback)
         reads = read_questions(bot, questions, work / f"reads-{name}.json.gz", key)
         halves[name] = Half(name, articles, index, reads)
@@ -409,6 +307,28 @@ def fit_policy(
     return replace(draft, model=model, answer_threshold=threshold, alternative_margin=margin), oof, gain
 
 
+def half_report(half: Half, questions: list[Question], shown: list) -> dict:
+    """What one half's questions are shown: the answerable ones as ``qa-bot eval --mode open`` scores them, and how
+    often the ones without a right answer still get one."""
+
+    def answered(kept: list[bool]) -> float:
+        given = [bool(answers) for keep, answers in zip(kept, shown) if keep]
+        return round(float(np.mean(given or [0.0])), 4)
+
+    absent = [q.read.absent for q in questions]
+    crowd = [not q.read.answerable and not q.read.absent for q in questions]
+    return {
+        "articles": len(half.articles),
+        "questions": sum(q.read.answerable for q in questions),
+        "absent_article_questions": sum(absent),
+        "unanswerable_questions": sum(crowd),
+        "absent_article_answered": answered(absent),
+        "unanswerable_answered": answered(crowd),
+        "shown_right_with_unanswerables": shown_right_share(questions, shown),
+        **shown_summary(scores(questions, shown)),
+    }
+
+
 def fit_report(
     policy: AnswerPolicy,
     fallback: AnswerPolicy,
@@ -420,24 +340,16 @@ def fit_report(
 ) -> dict:
     """What the policy shows on the half it was fitted on (out of fold) and on the half it never saw."""
     check_confidences = [policy.model.probabilities(q.features) for q in check]
-    absent_answered = [bool(a) for q, a in zip(check, simulate(policy, check)) if q.read.absent]
     return {
         "fitted_on": {
-            "articles": len(halves["fit"].articles),
-            "questions": sum(not q.read.absent for q in fit),
-            "absent_article_questions": sum(q.read.absent for q in fit),
+            **half_report(halves["fit"], fit, simulate(policy, fit, oof)),
             "rerank_top1_gain_out_of_fold": round(gain, 4),
-            **shown_summary(scores(fit, simulate(policy, fit, oof))),
         },
         "checked_on_unseen_articles": {
-            "articles": len(halves["check"].articles),
-            "questions": sum(not q.read.absent for q in check),
-            "absent_article_questions": sum(q.read.absent for q in check),
+            **half_report(halves["check"], check, simulate(policy, check)),
             "top1_precision_reader_order": round(top1_precision(check, check_confidences, rerank=False), 4),
             "top1_precision_reranked": round(top1_precision(check, check_confidences, rerank=True), 4),
-            "absent_article_answered": round(float(np.mean(absent_answered or [0.0])), 4),
-            **shown_summary(scores(check, simulate(policy, check))),
-            "reader_fallback": shown_summary(scores(check, simulate(fallback, check))),
+            "reader_fallback": half_report(halves["check"], check, simulate(fallback, check)),
         },
     }
 
@@ -454,6 +366,7 @@ def run(
     fit_questions: int,
     check_questions: int,
     absent_share: float,
+    unanswerable_share: float,
     precision: float,
     min_answered: float,
     min_rerank_gain: float,
@@ -462,9 +375,8 @@ def run(
 ) -> dict:
     """Read, fit, check and write the policy (to ``out``, by default the reader's folder); returns what it wrote."""
     began = time.perf_counter()
-    halves, fingerprint, fallback = read_halves(
-        heldout, work, fit_questions, check_questions, absent_share, settings, log
-    )
+    limits = {"fit": fit_questions, "check": check_questions}
+    halves, fingerprint, fallback = read_halves(heldout, work, limits, absent_share, unanswerable_share, settings, log)
     fit, check = rebuild(halves["fit"]), rebuild(halves["check"])
     policy, oof, gain = fit_policy(fit, precision, min_answered, min_rerank_gain)
     record = {
@@ -481,6 +393,7 @@ def run(
             + f"python -m qa_bot.training.fit_answer_policy --heldout {heldout}"
             + (f" --out {out}" if out else "")
             + f" --fit-questions {fit_questions} --check-questions {check_questions}"
+            + f" --absent-share {absent_share} --unanswerable-share {unanswerable_share}"
         ),
         "date": date.today().isoformat(),
         "minutes": round((time.perf_counter() - began) / 60, 1),
@@ -497,14 +410,23 @@ def run(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heldout", type=Path, required=True, help="held-out SQuAD articles (python -m qa_bot.eval)")
-    parser.add_argument("--out", type=Path, help="policy JSON to write (default: the reader folder's answer_policy.json)")
+    parser.add_argument("--out", type=Path, help="policy JSON to write (default: in the reader's folder)")
     parser.add_argument("--work", type=Path, default=Path("artifacts/answer-policy"), help="indexes and read cache")
-    # About 550 reads with the absent-article twins: 1.5 s each on 2 cores shared with reader training (~14 minutes)
+    # About 670 reads with the absent-article twins and the crowd-style unanswerables: 1.5 s each with the fast reader
+    # on 2 cores shared with reader training (~17 minutes)
     parser.add_argument("--fit-questions", type=int, default=300, help="answerable questions read from the fit half")
     parser.add_argument("--check-questions", type=int, default=150, help="answerable questions read from the other")
     parser.add_argument("--absent-share", type=float, default=0.25, help="share also asked without their article")
+    parser.add_argument(
+        "--unanswerable-share",
+        type=float,
+        default=0.25,
+        help="crowd-style unanswerable questions per answerable one, made from the same half's articles",
+    )
     parser.add_argument("--precision", type=float, default=0.87, help="share of shown answers that must be right")
-    parser.add_argument("--min-answered", type=float, default=0.87, help="share of questions that must be answered")
+    parser.add_argument(
+        "--min-answered", type=float, default=0.87, help="share of answerable questions that must be answered"
+    )
     parser.add_argument("--min-rerank-gain", type=float, default=0.01, help="top-1 precision gain to keep re-ranking")
     args = parser.parse_args(argv)
     settings = Settings()
@@ -516,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.fit_questions,
             args.check_questions,
             args.absent_share,
+            args.unanswerable_share,
             args.precision,
             args.min_answered,
             args.min_rerank_gain,
