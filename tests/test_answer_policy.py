@@ -24,6 +24,7 @@ from qa_bot.answer_policy import (
     shape_match,
 )
 from qa_bot.citations import cite_spans
+from qa_bot.settings import ACCURATE_READER, BUNDLED_READER
 from qa_bot.types import ArticleInfo, Passage, Retrieved, Sentence, Span
 
 BASES_SENTENCE = (
@@ -287,10 +288,9 @@ def test_a_policy_file_elsewhere_can_be_named(reader_dir: Path, tmp_path: Path):
 
 
 @pytest.mark.release
-def test_the_bundled_policy_is_valid_for_the_bundled_reader():
-    from qa_bot.settings import BUNDLED_READER
-
-    policy, problem = load_policy(BUNDLED_READER, 0.3)
+@pytest.mark.parametrize("reader", [BUNDLED_READER, ACCURATE_READER], ids=["fast", "accurate"])
+def test_each_shipped_reader_has_a_policy_fitted_for_it(reader: Path):
+    policy, problem = load_policy(reader, 0.3)
     assert problem is None, problem
     assert 0.0 < policy.answer_threshold < 1.0 and policy.model is not None
     unseen = policy.report["checked_on_unseen_articles"]
