@@ -53,7 +53,9 @@ def accurate_reader_figures(args, settings, questions: list[str]) -> list[Figure
     ask_ms = ask_latencies(bot, questions)
     note = f"{len(questions)} held-out questions, top {settings.top_k}, reader {settings.reader_precision}"
     return [
-        Figure("ask latency p50, accurate reader", float(np.percentile(ask_ms, 50)), "ms", "<= 600", note, readme=False),
+        Figure(
+            "ask latency p50, accurate reader", float(np.percentile(ask_ms, 50)), "ms", "<= 600", note, readme=False
+        ),
         Figure("ask latency p95, accurate reader", float(np.percentile(ask_ms, 95)), "ms", readme=False),
     ]
 
