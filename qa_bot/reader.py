@@ -34,6 +34,10 @@ QUESTION_TOKEN_BUDGET = 64  # leaves >= 189 context tokens per 256-token window
 SPANS_PER_FEATURE = 3
 # Encoders whose layers onnxruntime fuses into its BERT operators; others (MPNet's relative attention) run on torch.
 FUSABLE_MODEL_TYPES = ("bert", "roberta", "distilbert")
+# Linear layers dynamic int8 leaves in fp32, by model type: MPNet's attention-output and feed-forward-output
+# projections read inputs with outliers that one int8 scale per tensor flattens, which costs it most of its F1
+# (`bench/bench_readers.py` measures what int8 still costs).
+INT8_KEPT_FP32 = {"mpnet": ("attention.attn.o", "output.dense", "qa_outputs")}
 
 
 @dataclass
@@ -49,6 +53,18 @@ class _Query:
     passages: list[Passage]
     windows: list[Window]
     notices: list[str]
+
+
+def int8_layers(model: torch.nn.Module) -> set:
+    """What dynamic int8 quantizes: every Linear layer, less those its model type keeps in fp32."""
+    kept = INT8_KEPT_FP32.get(model.config.model_type)
+    if not kept:
+        return {torch.nn.Linear}
+    return {
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and not any(part in name for part in kept)
+    }
 
 
 def _read_json(path: Path) -> dict:
@@ -78,7 +94,7 @@ class Reader:
                 # torch.ao quantization is deprecated in favour of torchao, yet works in the pinned torch
                 warnings.simplefilter("ignore", DeprecationWarning)
                 warnings.simplefilter("ignore", UserWarning)
-                model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+                model = torch.ao.quantization.quantize_dynamic(model, int8_layers(model), dtype=torch.qint8)
         self.model = model
         # The fp32 reader runs on onnxruntime when it exports and fuses; bf16 and int8 are torch-only precisions.
         self._session = self._onnx_session(name_or_path) if self._wants_onnx() else None

@@ -29,7 +29,11 @@ def write_tiny_mpnet(folder: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(bundled_embedder(), local_files_only=True)
     torch.manual_seed(0)
     config = MPNetConfig(
-        vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
         pad_token_id=tokenizer.pad_token_id,
     )
     MPNetForQuestionAnswering(config).save_pretrained(folder)
@@ -61,7 +65,9 @@ def peft_logits(backbone: Path, adapter: Path, inputs: dict) -> tuple[torch.Tens
 def lora_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict]:
     tmp_path = tmp_path_factory.mktemp("lora")
     backbone = write_tiny_mpnet(tmp_path / "mpnet")
-    config = tiny_config(tmp_path, backbone=str(backbone), lora_rank=4, lora_alpha=8.0, max_steps=40, learning_rate=2e-2)
+    config = tiny_config(
+        tmp_path, backbone=str(backbone), lora_rank=4, lora_alpha=8.0, max_steps=40, learning_rate=2e-2
+    )
     out = without_segment_ids(train(config))
     return backbone, out, json.loads((out / "training_config.json").read_text())
 
@@ -125,3 +131,18 @@ def test_a_lora_run_checkpoints_only_what_it_trains_and_resumes(tmp_path: Path, 
 
     assert "resuming at step 25" in caplog.text
     assert json.loads((out / "training_config.json").read_text())["resumed_at_step"] == 25
+
+
+def test_int8_keeps_mpnets_outlier_layers_in_fp32_and_still_reads(tmp_path: Path):
+    reader = Reader(str(write_tiny_mpnet(tmp_path / "mpnet")), Settings(reader_precision="int8", threads=1))
+    kinds = {
+        name: type(module).__module__
+        for name, module in reader.model.named_modules()
+        if "dense" in name or name.endswith((".q", ".o", "qa_outputs"))
+    }
+    quantized = {name for name, kind in kinds.items() if "quantized" in kind}
+    assert {"mpnet.encoder.layer.0.attention.attn.q", "mpnet.encoder.layer.1.intermediate.dense"} <= quantized
+    assert not any(name.endswith(("attn.o", "output.dense", "qa_outputs")) for name in quantized)
+    context = "The Coalition keeps troops at Erbil Air Base."
+    spans = reader.read("Where are the troops?", [Passage("p", "a", 0, 0, len(context), context, 0, 0)]).spans
+    assert spans and all(span.text == context[span.start : span.end] for span in spans)
