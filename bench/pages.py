@@ -152,8 +152,8 @@ def unanswerable_rows(checked: dict, precision: float, row: Callable[..., dict])
 
 def reader_calibration_rows(path: Path = READER_CONFIG) -> list[dict]:
     """The reader's no-answer threshold as its calibration measured it on articles it was not fitted on."""
-    calibration = json.loads(path.read_text(encoding="utf-8"))["calibration"]
-    check = json.loads(path.read_text(encoding="utf-8"))["check_on_other_articles"]
+    record = json.loads(path.read_text(encoding="utf-8"))
+    calibration, check = record["calibration"], record["check_on_other_articles"]
     reader = path.parent.relative_to(REPO_ROOT)
     command = f"python -m qa_bot.training.calibrate --squad {calibration['data']} --reader {reader}"
     measured = f"{calibration['date']}, {check['answerable']:,} questions of the articles the threshold never saw"
