@@ -8,7 +8,8 @@ operators. Two exports use this:
   multiplications (attention projections included) quantized to int8 with onnxruntime's dynamic quantization (int8
   weights per output channel, activations quantized per batch at run time). The token embedding table stays fp32:
   it is a lookup, so int8 there would only shrink the file, not save time.
-- the extractive reader: start and end logits, fused but kept fp32 (int8 costs the reader accuracy).
+- the extractive reader: start and end logits, kept fp32 (int8 costs the reader accuracy); fused where its layers
+  are BERT's, otherwise left to onnxruntime's own graph optimisations.
 
 Cache layout: ``<cache dir>/<runtime>/<model name>-<weights fingerprint>/{<model files>, export.json}``
 (runtime ``onnx`` here, ``openvino`` in :mod:`qa_bot.openvino_export`); ``export.json`` holds every file's sha256
@@ -40,6 +41,7 @@ from qa_bot.errors import QABotError
 
 RECIPE = "onnx17-eager-fused-bert-mean-pool-l2-int8-dynamic-per-channel-matmul-attention-v2"  # change with the export
 READER_RECIPE = "onnx17-eager-fused-bert-qa-start-end-logits-fp32-v1"  # change with the reader export
+UNFUSED_READER_RECIPE = "onnx17-eager-qa-start-end-logits-fp32-v1"  # change with the unfused reader export
 QUANTIZED_OPS = ["MatMul", "Attention"]  # not the fused EmbedLayerNormalization
 MODEL_FILE = "model-int8.onnx"
 READER_MODEL_FILE = "reader-fp32.onnx"
@@ -83,39 +85,50 @@ def int8_session(model: Any, name_or_path: str, cache_dir: Path | None, threads:
     return _session(Export(RECIPE, MODEL_FILE, folder_name(model, name_or_path, RECIPE), write), cache_dir, threads)
 
 
-def reader_session(model: Any, tokenizer: Any, name_or_path: str, cache_dir: Path | None, threads: int) -> Any:
-    """An onnxruntime session computing an extractive QA model's start and end logits in fp32, fused.
+def reader_session(
+    model: Any, tokenizer: Any, name_or_path: str, cache_dir: Path | None, threads: int, fuse: bool = True
+) -> Any:
+    """An onnxruntime session computing an extractive QA model's start and end logits in fp32, fused unless ``fuse``
+    is false.
 
-    Raises QABotError when onnxruntime is missing, the model's layers do not fuse (not a BERT-style encoder) or the
-    fused graph's logits are not the model's own; torch's exporter raises its own errors for what it cannot trace."""
+    Raises QABotError when onnxruntime is missing, the layers of a model to fuse do not fuse (not a BERT-style
+    encoder) or the graph's logits are not the model's own; torch's exporter raises its own errors for what it
+    cannot trace."""
     _import_onnxruntime("QA_BOT_READER_BACKEND")
     model.eval()
 
     def write(path: Path) -> None:
-        fp32_path = path.with_name("reader-unfused.onnx")
+        exported = path.with_name("reader-unfused.onnx") if fuse else path
         sample = tokenizer(
             ["which one?", "what is it?"], ["the first passage", "a second, longer passage"], padding=True
         )
         logits_axes = {0: "batch", 1: "tokens"}
         with _eager_attention(model):
-            _export_fp32(model, sample, {"start_logits": logits_axes, "end_logits": logits_axes}, fp32_path)
-        fused = _fused(fp32_path, model.config)
-        attention_layers = fused.get_fused_operator_statistics().get("Attention", 0)
-        if attention_layers != model.config.num_hidden_layers:
-            raise QABotError(
-                f"the reader {name_or_path!r} did not fuse into onnxruntime's BERT operators "
-                f"({attention_layers} of {model.config.num_hidden_layers} attention layers)"
-            )
-        fused.save_model_to_file(str(path))
-        fp32_path.unlink()
+            _export_fp32(model, sample, {"start_logits": logits_axes, "end_logits": logits_axes}, exported)
+        if fuse:
+            _save_fused_reader(exported, path, model.config, name_or_path)
         _check_reader_logits(model, sample, path)
 
-    export = Export(READER_RECIPE, READER_MODEL_FILE, folder_name(model, name_or_path, READER_RECIPE), write)
+    recipe = READER_RECIPE if fuse else UNFUSED_READER_RECIPE
+    export = Export(recipe, READER_MODEL_FILE, folder_name(model, name_or_path, recipe), write)
     return _session(export, cache_dir, threads)
 
 
+def _save_fused_reader(exported: Path, path: Path, config: Any, name_or_path: str) -> None:
+    """Fuse the exported reader into onnxruntime's BERT operators, every attention layer or none."""
+    fused = _fused(exported, config)
+    attention_layers = fused.get_fused_operator_statistics().get("Attention", 0)
+    if attention_layers != config.num_hidden_layers:
+        raise QABotError(
+            f"the reader {name_or_path!r} did not fuse into onnxruntime's BERT operators "
+            f"({attention_layers} of {config.num_hidden_layers} attention layers)"
+        )
+    fused.save_model_to_file(str(path))
+    exported.unlink()
+
+
 def _check_reader_logits(model: Any, sample: Any, path: Path) -> None:
-    """The fused graph must give the model's own logits on the sample (inputs are matched by position)."""
+    """The exported graph must give the model's own logits on the sample (inputs are matched by position)."""
     import onnxruntime
 
     inputs = {name: np.asarray(sample[name], dtype=np.int64) for name in TEXT_INPUTS if name in sample}
@@ -125,7 +138,7 @@ def _check_reader_logits(model: Any, sample: Any, path: Path) -> None:
         output = model(**{name: torch.from_numpy(array) for name, array in inputs.items()})
     expected = (output.start_logits.numpy(), output.end_logits.numpy())
     if not all(np.allclose(got, want, atol=1e-3) for got, want in zip(fused, expected)):
-        raise QABotError("the fused reader's logits differ from the model's own")
+        raise QABotError("the exported reader's logits differ from the model's own")
 
 
 def _session(export: Export, cache_dir: Path | None, threads: int) -> Any:

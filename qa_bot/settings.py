@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     # without bf16 units (`bench/bench_reader.py`; `qa-bot eval --mode reader` for the F1)
     reader_precision: Literal["fp32", "bf16", "int8"] = "fp32"
     # onnx: the fp32 reader fused on onnxruntime, faster than torch (`bench/bench_reader.py` times both); a reader
-    # that cannot be exported or fused runs on torch with a notice. bf16 and int8 run on torch.
+    # that cannot be exported runs on torch with a notice (MPNet is exported unfused). bf16 and int8 run on torch.
     reader_backend: Literal["torch", "onnx"] = "onnx"
     max_answer_tokens: int = 30
     max_question_chars: int = 1000

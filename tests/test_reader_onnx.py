@@ -15,6 +15,7 @@ from qa_bot.reader import Reader
 from qa_bot.settings import Settings, load_settings
 from qa_bot.types import Passage
 from tests.conftest import write_tiny_reader
+from tests.test_lora_reader import write_tiny_mpnet
 from tests.test_reader import TEXTS, passages
 
 QUESTIONS = ["Where are coalition forces based?", "Who welcomed the brigade?", "When are salaries paid?"]
@@ -55,6 +56,18 @@ def test_onnx_reader_gives_the_torch_spans_and_scores(model_dir: Path, cache_dir
     assert fast._session is not None and reference._session is None
     long_text = " ".join(TEXTS * 12)  # strided windows and padding in one batch
     given = passages(TEXTS + [long_text])
+    assert_same_spans(spans(fast, given), spans(reference, given))
+
+
+def test_an_mpnet_reader_runs_on_onnxruntime_unfused_with_the_torch_spans(tmp_path: Path) -> None:
+    mpnet = write_tiny_mpnet(tmp_path / "mpnet")
+    fast = reader(mpnet, tmp_path / "cache")
+    reference = reader(mpnet, tmp_path / "cache", reader_backend="torch")
+    assert fast._session is not None and reference._session is None
+    assert json.loads((export_folder(tmp_path / "cache") / RECORD_FILE).read_text())["recipe"] == (
+        onnx_export.UNFUSED_READER_RECIPE
+    )
+    given = passages(TEXTS + [" ".join(TEXTS * 12)])  # strided windows and padding in one batch
     assert_same_spans(spans(fast, given), spans(reference, given))
 
 
