@@ -183,6 +183,12 @@ def test_a_question_echo_keeps_the_real_answer_in_its_own_paragraph_and_none_in_
         assert any(frame in sentence for frame in DEV_ECHO_FRAMES)
 
 
+def test_no_echo_is_made_when_training_answered_no_question_with_a_name():
+    nameless = AnswerPools(by_type={"what": ["a treaty"]}, names={}, name_types={})
+    own = example("Who gained Canada from France?", "Britain")
+    assert all(echo(own, nameless, random.Random(seed)) is None for seed in range(10))
+
+
 def test_echo_dev_set_scores_echo_f1_and_refusals_of_echoing_wrong_paragraphs(pools: AnswerPools):
     articles = [
         {

@@ -389,6 +389,8 @@ def echo_sentence(
     if not phrase:
         return None
     pool = pools.names.get(rng.choice(("who", "who", "what", "where"))) or pools.names.get("who", [])
+    if not pool:
+        return None
     name = next((n for n in (rng.choice(pool) for _ in range(40)) if _disjoint(n, avoid + " " + question)), None)
     if not name:
         return None
