@@ -47,6 +47,7 @@ class Figure:
     target: str = ""  # ">= 150" or "<= 300"; "" = informational
     note: str = ""
     readme: bool = True  # False for sweep rows that are printed but kept out of the README table
+    page: str = "benchmarks"  # the docs/ page whose table shows it: "benchmarks" or "accuracy"
 
     def met(self) -> bool | None:
         if not self.target or self.value is None:
@@ -111,6 +112,7 @@ class Timer:
 
 
 _SUBJECTS = ["harbour", "library", "railway", "museum", "bridge", "observatory", "cathedral", "university", "canal"]
+_SURNAMES = ["Marsh", "Penn", "Quill", "Rowe", "Stone", "Thorne", "Vance", "Wren"]
 _TOWNS = ["Aldmere", "Brickholt", "Corvale", "Dunmarsh", "Eastwick", "Farrowby", "Glenhurst", "Hallowmere", "Ironford"]
 _FILLER = (
     "Visitors often mention the weather, the markets and the long walks along the river. "
@@ -129,9 +131,8 @@ def synthetic_articles(n_articles: int, paragraphs: int = 6, seed: int = 7) -> l
         for index in range(paragraphs):
             subject = rng.choice(_SUBJECTS)
             year = str(rng.randint(1700, 2020))
-            builder = (
-                f"{rng.choice(['Ada', 'Bo', 'Cyril', 'Dana', 'Emil'])} {rng.choice(['Marsh', 'Penn', 'Quill'])}{index}"
-            )
+            # a person's name (no digits, as the generated robustness data expects), distinct within the article
+            builder = f"{rng.choice(['Ada', 'Bo', 'Cyril', 'Dana', 'Emil'])} {_SURNAMES[index % len(_SURNAMES)]}"
             lead = f"The {subject} of {town} was opened in {year} by {builder}. "
             context = lead + _FILLER
             article_paragraphs.append(

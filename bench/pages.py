@@ -38,7 +38,7 @@ HEADLINE = (
     "recall@5 (hybrid), index openvino-int8, questions openvino-int8",
     "qa-bot serve peak RSS (index loaded, 1 question)",
     "large index [1,000,004 passages] hybrid retrieval p50 (with question embedding)",
-    "reader EM / F1, own paragraph (44 held-out articles)",
+    "reader F1, own paragraph (held-out articles)",
     "questions answered",
     "share of shown answers that are right (F1 >= 0.5)",
 )

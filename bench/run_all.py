@@ -34,6 +34,7 @@ SCRIPTS = (
     "bench_retrieval",
     "bench_reader",
     "bench_readers",
+    "bench_accuracy",
     "bench_serve",
     "bench_ann",
     "bench_large_index",
@@ -69,7 +70,7 @@ def figure_rows(figures: list[Figure], command: str) -> list[dict]:
     when = f"{date.today().isoformat()}, {os.cpu_count()} CPU cores"
     return [
         {
-            "page": "benchmarks",
+            "page": figure.page,
             "name": figure.name,
             "result": _value(figure) + (f" ({figure.note})" if figure.note else ""),
             "target": f"{figure.target} {figure.unit}".strip() if figure.target else "",

@@ -93,6 +93,29 @@ def test_readers_are_measured_side_by_side_on_squad_and_crowd_style_unanswerable
 
 
 @pytest.mark.slow
+def test_accuracy_is_measured_in_context_under_attack_and_through_the_whole_bot_for_the_accuracy_page(
+    workdir: Path,
+) -> None:
+    figures, _ = run_bench("bench_accuracy", workdir)
+
+    assert set(figures) == {
+        "reader F1, own paragraph (held-out articles)",
+        "robustness: worst-case distractor F1",
+        "robustness: unanswerable edits refused",
+        "robustness: half-unanswerable mix F1",
+        "question echoes: F1 with an echo in the paragraph",
+        "question echoes: wrong paragraphs echoing the question refused",
+        "whole bot: top answer F1 over the held-out articles",
+    }
+    for figure in figures.values():
+        assert figure["page"] == "accuracy" and 0 <= figure["value"] <= 100, figure
+    assert "attacked questions" in figures["robustness: worst-case distractor F1"]["note"]
+    run_all = _bench_module("run_all")
+    recorded = run_all.figure_rows([run_all.Figure(**row) for row in figures.values()], "python bench/run_all.py")
+    assert {row["page"] for row in recorded} == {"accuracy"}
+
+
+@pytest.mark.slow
 def test_serve_memory_is_measured_on_a_live_server(workdir: Path) -> None:
     figures, _ = run_bench("bench_serve", workdir)
     peak_gib = figures["qa-bot serve peak RSS (index loaded, 1 question)"]["value"]
