@@ -390,9 +390,7 @@ class AnswerPolicy:
         ]
         alternatives = [replace(a, role="alternative") for a in shown]
         withheld = [
-            _withheld(a, _why_withheld(a, primary, close, several))
-            for a in others
-            if all(a is not c for c in shown)
+            _withheld(a, _why_withheld(a, primary, close, several)) for a in others if all(a is not c for c in shown)
         ]
         return Shown([primary, *item_answers, *alternatives], withheld, articles_differ=bool(differing))
 

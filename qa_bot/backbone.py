@@ -89,7 +89,9 @@ def verified_parts(parts: tuple[Part, ...]) -> list[Path]:
     for part in parts:
         path = part_file(part)
         if sha256_of(path) != part.sha256:
-            raise QABotError(f"{part.package} is damaged (its {part.file_name} fails its checksum): {part.install_hint}")
+            raise QABotError(
+                f"{part.package} is damaged (its {part.file_name} fails its checksum): {part.install_hint}"
+            )
         paths.append(path)
     return paths
 

@@ -36,7 +36,6 @@ from qa_bot.render import (
     render_article_table,
     render_article_view,
     render_drift,
-    sort_articles,
     render_error,
     render_header,
     render_index_report,
@@ -46,6 +45,7 @@ from qa_bot.render import (
     render_response,
     render_saved,
     response_plain_text,
+    sort_articles,
 )
 from qa_bot.settings import Settings
 from qa_bot.types import Response, answer_json

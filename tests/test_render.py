@@ -115,7 +115,9 @@ def test_list_answer_is_one_card_with_every_item_marked_in_one_quote() -> None:
     assert re.findall(r'class="qa-open qa-cite-mark"[^>]*>\[(\d)\]<', card) == ["1", "1", "1", "1"]
     [target] = set(re.findall(r'class="qa-open qa-cite-mark" value="([^"]*)"', card))
     assert parse_open_target(html.unescape(target)) == (
-        ARTICLE_ID, at(SENTENCE), (at("Erbil and Al-Assad Air Bases"), at("Camp Taji"))
+        ARTICLE_ID,
+        at(SENTENCE),
+        (at("Erbil and Al-Assad Air Bases"), at("Camp Taji")),
     )
 
 

@@ -391,7 +391,9 @@ def test_a_reload_restores_the_conversation_and_export_writes_it_as_markdown(
     [markdown] = tmp_path.glob("*.md")
     text = markdown.read_text(encoding="utf-8")
     assert f"## {HARVARD_QUESTION}" in text and "## Who was its first benefactor?" in text
-    assert "**Answer:** 1636 \\[1\\]" in text and re.search(r"^- \\\[1\\\] “.*1636.*Harvard University", text, re.M)
+    assert "**Answer:** 1636 \\[1\\]" in text and re.search(
+        r"^- \\\[1\\\] “.*1636.*Harvard University", text, re.MULTILINE
+    )
     browser.find_element(By.ID, "qa-new-chat").click()
     wait(browser).until(lambda d: not d.find_elements(By.CSS_SELECTOR, ".qa-reply"))
     open_app(browser, url, keep_conversation=True)
@@ -550,8 +552,10 @@ def test_uploaded_article_answers_a_question_and_can_be_removed_to_the_trash(
     picker = browser.find_element(By.CSS_SELECTOR, "#qa-article-picker input")
     picker.click()  # the read/remove choice offers what the table shows
     wait(browser).until(
-        lambda d: [li.text for li in d.find_elements(By.CSS_SELECTOR, "#qa-article-picker li")]
-        == ["Lighthouse keeper retires after forty years"]
+        lambda d: (
+            [li.text for li in d.find_elements(By.CSS_SELECTOR, "#qa-article-picker li")]
+            == ["Lighthouse keeper retires after forty years"]
+        )
     )
     picker.send_keys(Keys.ESCAPE)
     ARTIFACTS.mkdir(exist_ok=True)

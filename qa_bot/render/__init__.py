@@ -38,11 +38,11 @@ from qa_bot.render.markup import (
     render_article,
 )
 from qa_bot.render.reply import (
-    AnswerCard,
     FEEDBACK_REASONS,
     ICON_VIEWBOX,
     LABEL_CHARS,
     NO_ANSWER,
+    AnswerCard,
     answer_cards,
     card_plain_text,
     conversation_markdown,
@@ -62,8 +62,6 @@ from qa_bot.render.reply import (
 __all__ = [
     "APP_TITLE",
     "ARTICLE_WINDOW_CHARS",
-    "AnswerCard",
-    "ArticleRow",
     "CLOSEST_PASSAGES",
     "CONFIDENCE_WORDS",
     "FEEDBACK_REASONS",
@@ -71,6 +69,8 @@ __all__ = [
     "LABEL_CHARS",
     "NO_ANSWER",
     "QUESTION_BUBBLE_CHARS",
+    "AnswerCard",
+    "ArticleRow",
     "answer_cards",
     "card_plain_text",
     "confidence_label",

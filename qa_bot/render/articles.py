@@ -10,8 +10,8 @@ from qa_bot.render.markup import (
     APP_TITLE,
     _text,
     _title,
-    render_article,
     meta_line,
+    render_article,
 )
 
 if TYPE_CHECKING:

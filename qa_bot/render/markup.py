@@ -17,8 +17,6 @@ APP_TITLE = "Article Q&A"
 CONFIDENCE_WORDS = ((70, "likely"), (45, "possible"), (0, "unsure"))
 
 
-
-
 def confidence_percent(score: float) -> int:
     """The one rounding of a confidence, shared by its word and its number (0.695 is 70%, so "likely")."""
     return int(score * 100 + 0.5)

@@ -8,21 +8,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from qa_bot.render.markup import (
+    APP_TITLE,
     CLOSEST_PASSAGES,
     QUESTION_BUBBLE_CHARS,
-    APP_TITLE,
-    confidence_word,
-    confidence_label,
+    _attribute,
+    _open_button,
+    _ranked,
     _text,
     _title,
-    _attribute,
-    highlight,
-    render_article,
     _web_url,
+    confidence_label,
+    confidence_word,
+    highlight,
     meta_line,
-    _ranked,
     open_target,
-    _open_button,
+    render_article,
 )
 from qa_bot.types import Answer, ArticleInfo, Citation, Response, Retrieved
 
@@ -131,7 +131,7 @@ def _quote_block(quote: _Quote) -> str:
 def _source_list(quotes: Sequence[_Quote]) -> str:
     """Compact sources: [n] title · source · date · original link, one line each."""
     items = "".join(
-        f'<li>{_marker(q)} {meta_line(q.citation.title, q.citation.source, q.citation.date, q.citation.url)}</li>'
+        f"<li>{_marker(q)} {meta_line(q.citation.title, q.citation.source, q.citation.date, q.citation.url)}</li>"
         for q in quotes
     )
     return f'<ol class="qa-sources">{items}</ol>'
@@ -197,9 +197,7 @@ def _confidence(score: float) -> str:
 
 def render_card(card: AnswerCard, quotes: Sequence[_Quote], reply_id: str, question: str) -> str:
     kind = "qa-primary" if card.is_primary else "qa-alternative"
-    actions = _actions(
-        f"{reply_id}:{card.index}", card_plain_text(question, card), "Good answer", "Wrong answer"
-    )
+    actions = _actions(f"{reply_id}:{card.index}", card_plain_text(question, card), "Good answer", "Wrong answer")
     return (
         f'<section class="qa-card {kind}"><div class="qa-card-head">{_card_title(card, quotes)}'
         f"{_confidence(card.headline.score)}</div>{_agreement(card)}"
@@ -306,7 +304,7 @@ def render_support(response: Response) -> str:
     passages = len(response.retrieved)
     return (
         f'<details class="qa-support"><summary>What I read: {passages} passage{"s" if passages != 1 else ""}, '
-        f'{candidates} candidate answer{"s" if candidates != 1 else ""}</summary>'
+        f"{candidates} candidate answer{'s' if candidates != 1 else ''}</summary>"
         '<div class="qa-support-body"><div class="qa-table-title">Passages, best first</div>'
         '<table class="qa-scores qa-passages"><thead><tr><th>#</th><th>Passage</th><th>Dense (cosine)</th>'
         f"<th>BM25</th><th>Fused (RRF)</th></tr></thead><tbody>{_passage_rows(response)}</tbody></table>"
@@ -355,7 +353,7 @@ def _differ(response: Response, cards: Sequence[AnswerCard]) -> str:
     heads = [card.headline for card in cards if card.headline.citations]
     heads.sort(key=lambda a: a.citations[0].date or "", reverse=True)
     items = "".join(
-        f'<li><strong>{_title(a.text)}</strong> — {_title(a.citations[0].title)}'
+        f"<li><strong>{_title(a.text)}</strong> — {_title(a.citations[0].title)}"
         f"{' · ' + _text(a.citations[0].date) if a.citations[0].date else ''} ({confidence_label(a.score)})</li>"
         for a in heads
     )
@@ -453,7 +451,7 @@ def conversation_markdown(replies: Sequence[str]) -> str:
         for line in reply.splitlines():
             escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", line)
             if line.startswith("Question: "):
-                lines += [f"## {escaped[len('Question: '):]}", ""]
+                lines += [f"## {escaped[len('Question: ') :]}", ""]
             elif re.match(r"\[\d+\] ", line):
                 lines.append(f"- {escaped}")
             else:

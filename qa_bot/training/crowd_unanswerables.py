@@ -47,7 +47,7 @@ _WORD = re.compile(r"\S+")
 
 
 def negated(question: str) -> str | None:
-    """"not" before the main verb after an auxiliary ("did X end" -> "did X not end"; "was X founded" -> "was X
+    """ "not" before the main verb after an auxiliary ("did X end" -> "did X not end"; "was X founded" -> "was X
     not founded"; "is X" -> "is not X")."""
     if _NEGATED.search(question):
         return None

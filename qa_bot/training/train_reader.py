@@ -130,7 +130,10 @@ def build_features(tokenizer, examples: list[SquadExample], config: TrainConfig)
     for begin in range(0, len(examples), chunk):
         batch = examples[begin : begin + chunk]
         windows = encode_windows(
-            tokenizer, [e.question.strip() for e in batch], [e.context for e in batch], config.max_length,
+            tokenizer,
+            [e.question.strip() for e in batch],
+            [e.context for e in batch],
+            config.max_length,
             config.doc_stride,
         )
         for window in windows:
@@ -385,8 +388,10 @@ def resume(checkpoint: Path, model: torch.nn.Module, optimizer: torch.optim.Opti
     state = torch.load(checkpoint, weights_only=False)
     missing = set(trained_state(model)) - set(state["model"])
     if missing:
-        raise SystemExit(f"{checkpoint} does not fit this model ({len(missing)} trained tensors missing, e.g."
-                         f" {sorted(missing)[0]}): remove it or point --checkpoint-dir elsewhere")
+        raise SystemExit(
+            f"{checkpoint} does not fit this model ({len(missing)} trained tensors missing, e.g."
+            f" {min(missing)}): remove it or point --checkpoint-dir elsewhere"
+        )
     model.load_state_dict(state["model"], strict=False)
     optimizer.load_state_dict(state["optimizer"])
     log.info("resuming at step %d", state["step"])
@@ -442,7 +447,9 @@ def train(config: TrainConfig) -> Path:
     checkpoint = Path(config.checkpoint_dir) / "state.pt"
     start_step = resume(checkpoint, model, optimizer)
     progress = TrainingLog(config.batch_size)
-    done, total_steps = run_steps(model, teachers, optimizer, features, schedule, start_step, tokenizer, config, progress)
+    done, total_steps = run_steps(
+        model, teachers, optimizer, features, schedule, start_step, tokenizer, config, progress
+    )
     if done < total_steps:  # stopped early: the next run resumes here
         save_checkpoint(checkpoint, model, optimizer, done)
     return save_reader(model, tokenizer, config, len(features), (done, total_steps), start_step, progress)
