@@ -2,7 +2,8 @@
 # The accurate reader on an accelerator: a LoRA fine-tune of all-mpnet-base-v2 on the examples made here
 # (train_reader --write-examples). The backbone (fp16, without its unused pooler) and the examples travel as one tar
 # cut in pieces that fit beside the repository, one piece per call:
-#   accelerator_accurate.sh prepare        here, on the CPU: writes .gpu/ (the pieces, their sha256, the smoke data)
+#   accelerator_accurate.sh prepare        here, on the CPU, the venv first on PATH: writes .gpu/ (the pieces, their
+#                                          sha256, the smoke data)
 #                                          and .whl/ (what the accelerator's Python lacks); both are ignored by git
 #   accelerator_accurate.sh smoke          carry .gpu/tiny .whl: installs the wheels and trains a random full-size
 #                                          MPNet for a few steps (the code path and the rate: about 700 ex/s on an H200)
