@@ -3,8 +3,8 @@
 # (train_reader --write-examples). The backbone (fp16, without its unused pooler) and the examples travel as one tar
 # cut in pieces that fit beside the repository, one piece per call:
 #   accelerator_accurate.sh prepare        here, on the CPU, the venv first on PATH: writes .gpu/ (the pieces, their
-#                                          sha256, the smoke data)
-#                                          and .whl/ (what the accelerator's Python lacks); both are ignored by git
+#                                          sha256, the smoke data) and .whl/ (what the accelerator's Python lacks);
+#                                          both are ignored by git
 #   accelerator_accurate.sh smoke          carry .gpu/tiny .whl: installs the wheels and trains a random full-size
 #                                          MPNet for a few steps (the code path and the rate: about 700 ex/s on an H200)
 #   accelerator_accurate.sh stage          carry .gpu/cN: stages piece N (c1 to the one before the last)
