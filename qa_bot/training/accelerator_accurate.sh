@@ -22,22 +22,22 @@ SQUAD=${SQUAD:-../shared/data/squad-train-v1.0.json.gz}
 # The whole training half of SQuAD and the generated examples (about 122k examples, 13 MB with xz)
 MIX=${MIX:---max-questions 0 --negative-ratio 0.25 --distractors 8000 --unanswerables 8000 --echoes 3000 --echo-negatives 4000 --crowd-unanswerables 4000}
 WHEELS="pydantic pydantic_core pydantic-settings python-dotenv typing-inspection annotated-types typing_extensions peft"
+installed_version() { python3 -m pip show "$1" | sed -n 's/^Version: //p'; }
 mkdir -p "$OUT" $STAGE $WORK
 for piece in .gpu/c*/piece*; do [ -f "$piece" ] && cp -n "$piece" $STAGE/; done
 ls -la $STAGE
 common="--device $DEVICE --bf16 --threads 8 --lora-rank 32 --lora-alpha 64 --batch-size 64 --learning-rate 5e-4"
 
-case "$1" in
+case "${1:-}" in
 prepare)
   rm -rf .gpu .whl "$WORK/prepare" && mkdir -p .gpu/tiny .whl "$WORK/prepare" || exit 1
   for package in $WHEELS; do
-    pinned="$package==$(python3 -m pip show "$package" 2>/dev/null | sed -n 's/^Version: //p')"
-    python3 -m pip download -q --no-deps --only-binary=:all: -d .whl "$pinned" || exit 1
+    python3 -m pip download -q --no-deps --only-binary=:all: -d .whl "$package==$(installed_version "$package")" || exit 1
   done
   # pydantic_core is compiled: a wheel for each Python the accelerator may have (pip takes the one that fits)
   for py in 3.10 3.12 3.13 3.14; do
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version $py --platform manylinux2014_x86_64 \
-      -d .whl "pydantic_core==$(python3 -m pip show pydantic_core | sed -n 's/^Version: //p')" || echo "no pydantic_core for Python $py"
+      -d .whl "pydantic_core==$(installed_version pydantic_core)" || echo "no pydantic_core for Python $py"
   done
   python3 -m qa_bot.training.train_reader --squad "$SQUAD" --out "$WORK/prepare/unused" --backbone mpnet $MIX \
     --write-examples "$WORK/prepare/train.jsonl.xz" || exit 1
@@ -92,5 +92,9 @@ train)
   mkdir -p "$OUT/accurate"
   cp $WORK/accurate/{adapter_model.safetensors,adapter_config.json,training_config.json} "$OUT/accurate/"
   ls -la "$OUT/accurate"
+  ;;
+*)
+  echo "usage: accelerator_accurate.sh prepare | smoke | stage | train MINUTES" >&2
+  exit 2
   ;;
 esac
