@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
 
     batched_p50, one_by_one_p50 = float(np.median(batched_ms)), float(np.median(one_by_one_ms))
     backend = "onnx" if bot.reader._session is not None else "torch"
-    note = f"{len(inputs)} questions x {settings.top_k} passages, {settings.reader_precision}, {backend}"
+    note = f"{len(inputs)} questions x {settings.top_k} passages, {settings.reader_precision_in_use()}, {backend}"
     figures = [
         Figure(f"reader p50, {settings.top_k} passages batched", batched_p50, "ms", note=note),
         Figure(f"reader p50, {settings.top_k} passages one at a time", one_by_one_p50, "ms"),

@@ -20,7 +20,7 @@ def reader_figures(name: str, settings: Settings, heldout: list[dict], crowd: li
     reader = Reader(settings.reader_path(), settings)
     squad = evaluate_reader(reader, heldout, limit)
     mixed = evaluate_reader(reader, crowd, limit)
-    label = f"{name} reader ({settings.reader_precision})"
+    label = f"{name} reader ({settings.reader_precision_in_use()})"
     return [
         Figure(f"{label}: held-out SQuAD F1 in context", squad["F1"], "F1", note=f"{squad['questions']} questions"),
         Figure(
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         argv,
         **{
             "--readers": {"default": "fast,accurate", "help": "QA_BOT_READER values, comma-separated"},
-            "--precisions": {"default": "fp32,int8", "help": "e.g. fp32,int8: each reader at each precision"},
+            "--precisions": {"default": "fp32,bf16,int8", "help": "e.g. fp32,int8: each reader at each precision"},
             "--limit": {"type": int, "default": 300, "help": "questions per data set"},
         },
     )

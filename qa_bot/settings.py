@@ -41,9 +41,10 @@ class Settings(BaseSettings):
     retrieve_k: int = 50  # candidates from each retriever before fusion
     rrf_k: int = 60  # reciprocal rank fusion constant (Cormack et al. 2009)
     no_answer_threshold: float | None = None  # least confidence of a shown answer; None = the fitted answer policy's
-    # fp32 by default: dynamic int8 reads faster on a CPU but loses answers (F1), and bf16 autocast is slower on CPUs
-    # without bf16 units (`bench/bench_reader.py`; `qa-bot eval --mode reader` for the F1)
-    reader_precision: Literal["fp32", "bf16", "int8"] = "fp32"
+    # auto: bf16 on a CPU with bf16 units, where both readers read about 1.6x faster than in fp32 for about 0.15 F1,
+    # and fp32 elsewhere, where bf16 is emulated and slower (`bench/bench_readers.py` for the F1, `bench/bench_ask.py`
+    # for the time); dynamic int8 also reads faster but loses answers (F1)
+    reader_precision: Literal["auto", "fp32", "bf16", "int8"] = "auto"
     # onnx: the fp32 reader fused on onnxruntime, faster than torch (`bench/bench_reader.py` times both); a reader
     # that cannot be exported runs on torch with a notice (MPNet is exported unfused). bf16 and int8 run on torch.
     reader_backend: Literal["torch", "onnx"] = "onnx"
@@ -67,6 +68,20 @@ class Settings(BaseSettings):
 
     def reader_path(self) -> str:
         return str(READER_ALIASES.get(self.reader, self.reader) or BUNDLED_READER)
+
+    def reader_precision_in_use(self) -> Literal["fp32", "bf16", "int8"]:
+        """The reader precision, ``auto`` resolved for this CPU."""
+        if self.reader_precision != "auto":
+            return self.reader_precision
+        return "bf16" if cpu_has_bf16() else "fp32"
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU multiplies bf16 natively (AVX512-BF16, which AMX CPUs have too); torch emulates it elsewhere."""
+    import torch
+
+    is_supported = getattr(torch.cpu, "_is_avx512_bf16_supported", None)  # private, so absent in some torch builds
+    return bool(is_supported and is_supported())
 
 
 def load_settings() -> Settings:

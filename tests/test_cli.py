@@ -347,8 +347,12 @@ def test_installed_command_exits_non_zero_without_traceback(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_seed_article_end_to_end_with_the_bundled_reader(tmp_path: Path, capsys: pytest.CaptureFixture):
+@pytest.mark.parametrize("precision", ["auto", "fp32"])  # auto, the default, is bf16 on a CPU with bf16 units
+def test_seed_article_end_to_end_with_the_bundled_reader(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, precision: str
+):
     require_bundled_reader()
+    monkeypatch.setenv("QA_BOT_READER_PRECISION", precision)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SEED_ARTICLE, corpus)

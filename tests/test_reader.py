@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from qa_bot.errors import QABotError
 from qa_bot.reader import QUESTION_TOKEN_BUDGET, Reader
@@ -125,6 +126,26 @@ def test_int8_reader_reads_valid_spans(model_dir: Path):
     given = passages(TEXTS[:2])
     spans = reader.read("Where are coalition forces based?", given).spans
     assert spans and all(s.text == given[int(s.passage_id[3])].text[s.start : s.end] for s in spans)
+
+
+def test_bf16_reader_finds_the_fp32_answers(model_dir: Path, reader: Reader):
+    bf16 = Reader(str(model_dir), Settings(reader_precision="bf16", threads=1))
+    assert bf16._session is None and bf16.model.qa_outputs.weight.dtype == torch.bfloat16
+    given = passages(TEXTS)
+    for question in ["Where are coalition forces based?", "Who welcomed the brigade?"]:
+        got, expected = bf16.read(question, given).spans[0], reader.read(question, given).spans[0]
+        assert (got.passage_id, got.start, got.end) == (expected.passage_id, expected.start, expected.end)
+        assert got.score == pytest.approx(expected.score, abs=0.02)
+
+
+@pytest.mark.parametrize("cpu_has_bf16, in_use", [(True, "bf16"), (False, "fp32")])
+def test_auto_precision_is_bf16_only_where_the_cpu_has_bf16_units(
+    monkeypatch: pytest.MonkeyPatch, cpu_has_bf16: bool, in_use: str
+):
+    monkeypatch.delenv("QA_BOT_READER_PRECISION", raising=False)
+    monkeypatch.setattr("qa_bot.settings.cpu_has_bf16", lambda: cpu_has_bf16)
+    assert Settings().reader_precision == "auto" and Settings().reader_precision_in_use() == in_use
+    assert Settings(reader_precision="int8").reader_precision_in_use() == "int8"
 
 
 def test_threshold_and_scores_come_from_calibration_unless_overridden(model_dir: Path, tmp_path: Path):

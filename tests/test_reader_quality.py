@@ -55,7 +55,7 @@ def reader_dir(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="module")
 def scores(reader_dir: Path) -> dict:
-    reader = Reader(str(reader_dir), Settings())
+    reader = Reader(str(reader_dir), Settings(reader_precision="auto"))  # as users run it: bf16 on a bf16 CPU
     return evaluate_robustness(reader, list(iter_examples(load_squad_file(SAMPLE))))
 
 

@@ -241,7 +241,7 @@ def run(
         | {
             "data": Path(squad).name,
             "limit": limit,
-            "reader_precision": settings.reader_precision,
+            "reader_precision": settings.reader_precision_in_use(),
             "date": date.today().isoformat(),
         },
         "check_on_other_articles": asdict(checked),

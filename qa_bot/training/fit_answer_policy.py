@@ -282,7 +282,7 @@ def read_halves(
                 "embedder": embedder.identity(),
                 "index": index.version,
                 "top_k": settings.top_k,
-                "precision": settings.reader_precision,
+                "precision": settings.reader_precision_in_use(),
             }
         )
         absent, crowd = sum(a for _, a in questions), sum(not e.answers for e, _ in questions)
