@@ -156,7 +156,7 @@ class Reader:
         """``read`` for many questions at once; forward passes of ``batch_size`` features (None = one pass)."""
         encoded = [self._encode(question, passages) for question, passages in queries]
         windows = [window for query in encoded for window in query.windows]
-        logits = self._logits(windows, batch_size or max(1, len(windows)))
+        logits = self.window_logits(windows, batch_size or max(1, len(windows)))
         results = []
         first = 0
         for query in encoded:
@@ -183,7 +183,7 @@ class Reader:
         )
         return _Query(question, passages, windows, notices)
 
-    def _logits(self, windows: list[Window], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def window_logits(self, windows: list[Window], batch_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Start/end logits per window, unpadded; similar lengths are batched together."""
         order = sorted(range(len(windows)), key=lambda i: len(windows[i].input_ids))
         logits: list[tuple[np.ndarray, np.ndarray]] = [None] * len(windows)  # type: ignore[list-item]

