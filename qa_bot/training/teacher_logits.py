@@ -99,12 +99,10 @@ def write_shard(path: Path, projected: list[tuple]) -> None:
 
 def load(path: str | Path) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
     """Per-feature start and end logits, and the record of how they were made."""
-    with np.load(path) as data:
-        bounds = np.concatenate([[0], np.cumsum(data["lengths"])])
-        cuts = list(itertools.pairwise(bounds))
-        starts = [data["start"][a:b] for a, b in cuts]
-        ends = [data["end"][a:b] for a, b in cuts]
-        return starts, ends, json.loads(str(data["record"]))
+    with np.load(path) as data:  # each lookup reads the whole array again: once each
+        lengths, start, end, record = data["lengths"], data["start"], data["end"], str(data["record"])
+    cuts = list(itertools.pairwise(np.concatenate([[0], np.cumsum(lengths)])))
+    return [start[a:b] for a, b in cuts], [end[a:b] for a, b in cuts], json.loads(record)
 
 
 def compute(examples: str, teacher_path: str, student_path: str, out: str, config, batch_size: int) -> Path:
