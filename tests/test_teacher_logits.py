@@ -23,7 +23,8 @@ from qa_bot.training.train_reader import (
     prepare_examples,
     train,
 )
-from tests.conftest import write_tiny_reader, write_tiny_squad
+from tests.conftest import write_tiny_reader
+from tests.test_train_reader import tiny_config
 
 
 def window(tokens: list[tuple[int, int]], context_from: int) -> Window:
@@ -54,34 +55,22 @@ def test_logits_move_to_the_student_token_holding_each_teacher_tokens_characters
     assert (start[[1, 2, 6]] == NO_TARGET).all() and (end[[1, 2, 6]] == NO_TARGET).all()  # never the question
 
 
-def tiny_config(tmp_path: Path, **overrides) -> TrainConfig:
-    values = {
-        "squad": str(write_tiny_squad(tmp_path)),
-        "out": str(tmp_path / "out"),
-        "init_from": str(write_tiny_reader(tmp_path / "student")),
-        "holdout_fraction": 0.25,
-        "negative_ratio": 0.5,
-        "max_length": 64,
-        "doc_stride": 16,
-        "pad_multiple": 16,
-        "batch_size": 4,
-        "max_steps": 6,
-        "threads": 1,
-        "checkpoint_dir": str(tmp_path / "checkpoints"),
-    }
-    return TrainConfig(**(values | overrides))
+def student_config(tmp_path: Path) -> TrainConfig:
+    """The tiny training run of test_train_reader, continuing the tiny reader it would train from scratch."""
+    config = tiny_config(tmp_path, max_steps=6)
+    return replace(config, init_from=config.backbone)
 
 
 @pytest.fixture
 def stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TrainConfig, Path]:
     """Examples, a 2-layer teacher with the student's tokenizer, and its logits for the student's features."""
     monkeypatch.setenv("QA_BOT_READER_BACKEND", "torch")
-    config = tiny_config(tmp_path)
+    config = student_config(tmp_path)
     examples = tmp_path / "examples.jsonl.gz"
     write_examples(prepare_examples(config), str(examples))
     teacher = write_tiny_reader(tmp_path / "teacher", layers=2)
     logits = compute(str(examples), str(teacher), config.init_from, str(tmp_path / "teacher.npz"), config, 4)
-    config = tiny_config(tmp_path, squad="", examples=str(examples), teacher_logits=str(logits))
+    config = replace(config, squad="", examples=str(examples), teacher_logits=str(logits))
     return config, teacher
 
 
