@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from qa_bot.features import Window
-from qa_bot.training.squad_data import write_examples
+from qa_bot.training.squad_data import example_windows, write_examples
 from qa_bot.training.teacher_logits import NO_TARGET, compute, project
 from qa_bot.training.train_reader import (
     TrainConfig,
@@ -19,7 +19,6 @@ from qa_bot.training.train_reader import (
     batch_loss,
     build_features,
     collate,
-    example_windows,
     prepare_examples,
     train,
 )
@@ -69,7 +68,7 @@ def stored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TrainConfig
     examples = tmp_path / "examples.jsonl.gz"
     write_examples(prepare_examples(config), str(examples))
     teacher = write_tiny_reader(tmp_path / "teacher", layers=2)
-    logits = compute(str(examples), str(teacher), config.init_from, str(tmp_path / "teacher.npz"), config, 4)
+    logits = compute(str(examples), str(teacher), config.init_from, str(tmp_path / "teacher.npz"), (64, 16), 4, 1)
     config = replace(config, squad="", examples=str(examples), teacher_logits=str(logits))
     return config, teacher
 
@@ -84,7 +83,9 @@ def test_with_one_tokenizer_the_stored_logits_are_the_teachers_own_on_the_passag
     attach_teacher_logits(features, config)
     teacher = AutoModelForQuestionAnswering.from_pretrained(teacher_folder).eval()
 
-    for feature, (_, window) in zip(features, example_windows(tokenizer, examples, config), strict=True):
+    for feature, (_, window) in zip(
+        features, example_windows(tokenizer, examples, config.max_length, config.doc_stride), strict=True
+    ):
         with torch.no_grad():
             output = teacher(
                 input_ids=torch.tensor([window.input_ids]), token_type_ids=torch.tensor([window.token_type_ids])

@@ -9,10 +9,11 @@ import gzip
 import json
 import lzma
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
+from qa_bot.features import Window, encode_windows
 from qa_bot.settings import PACKAGE_DIR
 from qa_bot.squad import SquadExample, iter_examples, load_squad, split_articles
 
@@ -73,3 +74,21 @@ def wrong_paragraph_examples(articles: list[dict], ratio: float, seed: int) -> l
                 )
             )
     return negatives
+
+
+def example_windows(
+    tokenizer, examples: list[SquadExample], max_length: int, doc_stride: int
+) -> Iterator[tuple[SquadExample, Window]]:
+    """Each example's (question, context) windows, in the order the trainer builds its features from them."""
+    chunk = 1000
+    for begin in range(0, len(examples), chunk):
+        batch = examples[begin : begin + chunk]
+        windows = encode_windows(
+            tokenizer,
+            [e.question.strip() for e in batch],
+            [e.context for e in batch],
+            max_length,
+            doc_stride,
+        )
+        for window in windows:
+            yield batch[window.sample_index], window

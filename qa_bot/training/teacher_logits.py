@@ -105,21 +105,43 @@ def load(path: str | Path) -> tuple[list[np.ndarray], list[np.ndarray], dict]:
     return [start[a:b] for a, b in cuts], [end[a:b] for a, b in cuts], json.loads(record)
 
 
-def compute(examples: str, teacher_path: str, student_path: str, out: str, config, batch_size: int) -> Path:
-    """Write the teacher's logits for the student features that train_reader builds from ``examples`` with the
-    windows of ``config`` (a TrainConfig)."""
+def combine(parts: Path, out: Path, record: dict) -> None:
+    """The shards as one file (written whole, then moved into place), and the shards gone."""
+    arrays: dict[str, list[np.ndarray]] = {"lengths": [], "start": [], "end": []}
+    for shard in sorted(parts.glob("[0-9]*.npz")):
+        with np.load(shard) as data:
+            for name, pieces in arrays.items():
+                pieces.append(data[name])
+    partial = out.with_suffix(".tmp.npz")
+    np.savez(partial, **{name: np.concatenate(pieces) for name, pieces in arrays.items()}, record=json.dumps(record))
+    partial.replace(out)
+    for shard in parts.iterdir():
+        shard.unlink()
+    parts.rmdir()
+
+
+def compute(
+    examples: str,
+    teacher_path: str,
+    student_path: str,
+    out: str,
+    windows: tuple[int, int],
+    batch_size: int,
+    threads: int,
+) -> Path:
+    """Write the teacher's logits for the student features that train_reader builds from ``examples`` with
+    ``windows`` (max_length, doc_stride)."""
     from transformers import AutoTokenizer
 
     from qa_bot.reader import Reader
     from qa_bot.settings import Settings
-    from qa_bot.training.squad_data import read_examples
-    from qa_bot.training.train_reader import example_windows
+    from qa_bot.training.squad_data import example_windows, read_examples
 
-    teacher = Reader(teacher_path, Settings(threads=config.threads))
+    teacher = Reader(teacher_path, Settings(threads=threads))
     student_tokenizer = AutoTokenizer.from_pretrained(student_path, local_files_only=True)
     students = [
         (example.question.strip(), example.context, window)
-        for example, window in example_windows(student_tokenizer, read_examples(examples), config)
+        for example, window in example_windows(student_tokenizer, read_examples(examples), *windows)
     ]
     parts = Path(out).with_suffix(".parts")
     parts.mkdir(parents=True, exist_ok=True)
@@ -139,43 +161,30 @@ def compute(examples: str, teacher_path: str, student_path: str, out: str, confi
         "teacher": teacher_path,
         "teacher_precision": teacher.precision,
         "student_tokenizer": student_path,
-        "max_length": config.max_length,
-        "doc_stride": config.doc_stride,
+        "max_length": windows[0],
+        "doc_stride": windows[1],
         "features": len(students),
     }
-    arrays: dict[str, list[np.ndarray]] = {"lengths": [], "start": [], "end": []}
-    for shard in sorted(parts.glob("[0-9]*.npz")):
-        with np.load(shard) as data:
-            for name, pieces in arrays.items():
-                pieces.append(data[name])
-    partial = Path(out).with_suffix(".tmp.npz")
-    np.savez(partial, **{name: np.concatenate(pieces) for name, pieces in arrays.items()}, record=json.dumps(record))
-    partial.replace(out)
-    for shard in parts.iterdir():
-        shard.unlink()
-    parts.rmdir()
+    combine(parts, Path(out), record)
     log.info("wrote the teacher's logits for %d features to %s", len(students), out)
     return Path(out)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from qa_bot.training.train_reader import TrainConfig
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", required=True, help="training examples (train_reader --write-examples)")
     parser.add_argument("--teacher", required=True, help="the teaching reader's folder (an adapter is merged)")
     parser.add_argument("--student", required=True, help="the student reader's folder: its tokenizer and windows")
     parser.add_argument("--out", required=True, help="the .npz to write")
     parser.add_argument("--batch-size", type=int, default=16, help="teacher windows per forward pass")
-    parser.add_argument("--max-length", type=int, default=TrainConfig.max_length, help="the student run's windows")
-    parser.add_argument("--doc-stride", type=int, default=TrainConfig.doc_stride)
-    parser.add_argument("--threads", type=int, default=TrainConfig.threads)
+    # the student run's windows (train_reader's defaults; it refuses logits made for other windows)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--doc-stride", type=int, default=96)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    windows = TrainConfig(
-        squad="", out="", max_length=args.max_length, doc_stride=args.doc_stride, threads=args.threads
-    )
-    compute(args.examples, args.teacher, args.student, args.out, windows, args.batch_size)
+    windows = (args.max_length, args.doc_stride)
+    compute(args.examples, args.teacher, args.student, args.out, windows, args.batch_size, args.threads)
 
 
 if __name__ == "__main__":

