@@ -7,6 +7,7 @@ shared window encoding and the reader all run the no-segment path the accurate r
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,28 @@ def test_int8_keeps_mpnets_outlier_layers_in_fp32_and_still_reads(tmp_path: Path
     context = "The Coalition keeps troops at Erbil Air Base."
     spans = reader.read("Where are the troops?", [Passage("p", "a", 0, 0, len(context), context, 0, 0)]).spans
     assert spans and all(span.text == context[span.start : span.end] for span in spans)
+
+
+def test_averaged_adapters_merge_to_the_weighted_mean_of_their_merged_readers(lora_run, tmp_path: Path):
+    from safetensors.torch import load_file, save_file
+
+    from qa_bot.adapters import ADAPTER_WEIGHTS, merge
+    from qa_bot.training.average import average
+
+    backbone, first, _ = lora_run
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    torch.manual_seed(1)
+    state = load_file(str(first / ADAPTER_WEIGHTS))
+    save_file({name: t + 0.3 * torch.randn_like(t) for name, t in state.items()}, str(second / ADAPTER_WEIGHTS))
+
+    averaged = average([first, second], [0.7, 0.3], tmp_path / "averaged")
+
+    merged = {}
+    for name, adapter in {"first": first, "second": second, "averaged": averaged}.items():
+        merge(adapter, backbone, tmp_path / f"merged-{name}")
+        merged[name] = load_file(str(tmp_path / f"merged-{name}" / "model.safetensors"))
+    assert json.loads((averaged / "adapter_config.json").read_text())["r"] == 8
+    for name, tensor in merged["averaged"].items():
+        expected = 0.7 * merged["first"][name] + 0.3 * merged["second"][name]
+        assert torch.allclose(tensor, expected, atol=1e-3), name
