@@ -40,16 +40,18 @@ def average(models: list[Path], weights: list[float], out: Path) -> Path:
     states = [load_file(str(model / weights_file)) for model in models]
     if any(state.keys() != states[0].keys() for state in states):
         raise SystemExit("error: the models do not share one architecture")
+    if adapters[0]:
+        configs = [json.loads((model / ADAPTER_CONFIG).read_text(encoding="utf-8")) for model in models]
+        averaged, config = _combine_adapters(states, configs, weights)
+    else:
+        averaged = {name: _weighted_mean(name, states, weights) for name in states[0]}
+    # written only once every check has passed, so a refused average leaves no half-made folder
     out.mkdir(parents=True, exist_ok=True)
     for path in models[0].iterdir():
         if path.is_file() and path.name != weights_file:
             shutil.copy2(path, out / path.name)
     if adapters[0]:
-        configs = [json.loads((model / ADAPTER_CONFIG).read_text(encoding="utf-8")) for model in models]
-        averaged, config = _combine_adapters(states, configs, weights)
         (out / ADAPTER_CONFIG).write_text(json.dumps(config, indent=2), encoding="utf-8")
-    else:
-        averaged = {name: _weighted_mean(name, states, weights) for name in states[0]}
     save_file(averaged, str(out / weights_file), metadata={"format": "pt"})
     record = {"models": [str(model) for model in models], "weights": weights}
     (out / AVERAGING_RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
